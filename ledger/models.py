@@ -1,0 +1,131 @@
+"""Integrity state: signing keys, sealed entries, the Merkle log and its on-chain checkpoints.
+
+The ledger seals opaque JSON objects; it knows nothing of STIX or of who receives what.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+
+class SigningKey(models.Model):
+    """An Ed25519 key of an owner (an opaque label, e.g. a STIX identity id).
+
+    Retired keys stay: old signatures remain verifiable with their public key.
+    """
+
+    owner = models.CharField(max_length=100, db_index=True)
+    key_id = models.CharField(max_length=64, unique=True)
+    public_key = models.BinaryField(max_length=32)
+    # AES-GCM under a key derived from settings.SIGNING_KEY_SECRET; see ledger.signing.
+    encrypted_private_key = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+
+class EntryState(models.TextChoices):
+    SEALED = "sealed", "Sealed"  # signed, waiting for a place in the log
+    LOGGED = "logged", "Logged"  # has a leaf index, waiting for an on-chain checkpoint
+    ANCHORED = "anchored", "Anchored"  # covered by a confirmed checkpoint
+
+
+class Entry(models.Model):
+    """One sealed object version: its salted leaf, signature and place in the log."""
+
+    subject = models.CharField(max_length=200)
+    signing_key = models.ForeignKey(SigningKey, on_delete=models.PROTECT, related_name="entries")
+    canonical_hash = models.BinaryField(max_length=32)
+    salt = models.BinaryField(max_length=32)
+    leaf = models.BinaryField(max_length=32)
+    signature = models.BinaryField(max_length=64)
+    state = models.CharField(max_length=10, choices=EntryState.choices, default=EntryState.SEALED)
+    leaf_index = models.BigIntegerField(null=True, blank=True, unique=True)
+    checkpoint = models.ForeignKey(
+        "Checkpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.subject} #{self.leaf_index}"
+
+
+class MerkleNode(models.Model):
+    """The hash of a perfect subtree: leaves [index * 2^level, (index + 1) * 2^level)."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["level", "index"], name="merkle_node_position")
+        ]
+
+
+class LogHead(models.Model):
+    """The single row holding the log's current size and root (id is always 1)."""
+
+    size = models.BigIntegerField(default=0)
+    root = models.BinaryField(max_length=32)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+
+class CheckpointState(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"  # signed transaction stored and broadcast
+    CONFIRMED = "confirmed", "Confirmed"  # mined with enough confirmations
+    FAILED = "failed", "Failed"  # reverted; the leaves go into the next checkpoint
+
+
+class Checkpoint(models.Model):
+    """A (tree size, root) commitment of the log, anchored by one transaction."""
+
+    tree_size = models.BigIntegerField()
+    root = models.BinaryField(max_length=32)
+    state = models.CharField(max_length=10, choices=CheckpointState.choices)
+    chain_id = models.BigIntegerField()
+    contract = models.CharField(max_length=42)
+    sender = models.CharField(max_length=42)
+    nonce = models.BigIntegerField()
+    transaction_hash = models.CharField(max_length=66, unique=True)
+    raw_transaction = models.BinaryField()
+    block_number = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-tree_size"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tree_size"],
+                condition=models.Q(state="confirmed"),
+                name="one_confirmed_checkpoint_per_size",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} ({self.state})"
+
+
+class Deployment(models.Model):
+    """Where the anchor registry lives on a chain."""
+
+    chain_id = models.BigIntegerField()
+    address = models.CharField(max_length=42)
+    transaction_hash = models.CharField(max_length=66)
+    block_number = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "address"], name="one_deployment_per_address")
+        ]

@@ -1,0 +1,265 @@
+"""The receipt: a versioned JSON document that proves an item was sealed.
+
+A receipt carries everything needed to check an item without trusting the portal:
+the salt and hash that bind it to a leaf (RFC 8785 canonical bytes, SHA-256), the
+portal's Ed25519 signature over that leaf, an RFC 9162 inclusion proof of the leaf
+in a log checkpoint, and the on-chain transaction that anchored the checkpoint.
+Byte values are lower-case hex; Ethereum values keep their 0x prefix.
+
+This module only builds and parses; ledger.verify checks. No Django here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.canonical import SALT_BYTES, sha256
+from ledger.signing import key_id as key_id_for
+
+RECEIPT_TYPE = "cti-portal-receipt"
+RECEIPT_VERSION = 1
+CANONICALIZATION = "RFC8785"
+HASH_ALGORITHM = "SHA-256"
+SIGNATURE_ALGORITHM = "Ed25519"
+
+_HASH_BYTES = 32
+_PUBLIC_KEY_BYTES = 32
+_SIGNATURE_BYTES = 64
+_HEX = re.compile(r"[0-9a-fA-F]*")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
+
+
+class ReceiptFormatError(ValueError):
+    """The document is not a well-formed receipt; ``str()`` names the offending field."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A parsed receipt, byte fields decoded."""
+
+    subject: str
+    canonical_hash: bytes
+    salt: bytes
+    leaf: bytes
+    signature: bytes
+    key_id: str
+    public_key: bytes
+    leaf_index: int
+    tree_size: int
+    root: bytes
+    inclusion_proof: tuple[bytes, ...]
+    chain_id: int
+    contract: str
+    transaction_hash: str
+    block_number: int
+
+
+def build_receipt(
+    *,
+    subject: str,
+    canonical: bytes,
+    salt: bytes,
+    leaf: bytes,
+    signature: bytes,
+    public_key: bytes,
+    leaf_index: int,
+    tree_size: int,
+    root: bytes,
+    inclusion_proof: Sequence[bytes],
+    chain_id: int,
+    contract: str,
+    transaction_hash: str,
+    block_number: int,
+) -> dict[str, Any]:
+    """The receipt document for one sealed, logged and anchored item.
+
+    ``canonical`` is the item's RFC 8785 bytes; only its SHA-256 goes in the receipt.
+    ``contract`` should be the EIP-55 checksummed address, ``transaction_hash`` a
+    0x-prefixed 32-byte hash. The result is checked with parse_receipt, so a
+    malformed input raises ReceiptFormatError here rather than producing a receipt
+    nobody can read. Whether the parts agree (signature, proof, anchor) is left to
+    ledger.verify.
+    """
+    doc: dict[str, Any] = {
+        "type": RECEIPT_TYPE,
+        "version": RECEIPT_VERSION,
+        "subject": subject,
+        "canonicalization": CANONICALIZATION,
+        "hash_algorithm": HASH_ALGORITHM,
+        "canonical_hash": sha256(canonical).hex(),
+        "salt": bytes(salt).hex(),
+        "leaf": bytes(leaf).hex(),
+        "signature": {
+            "algorithm": SIGNATURE_ALGORITHM,
+            "key_id": key_id_for(bytes(public_key)),
+            "public_key": bytes(public_key).hex(),
+            "value": bytes(signature).hex(),
+        },
+        "log": {
+            "leaf_index": leaf_index,
+            "tree_size": tree_size,
+            "root": bytes(root).hex(),
+            "inclusion_proof": [bytes(node).hex() for node in inclusion_proof],
+        },
+        "anchor": {
+            "chain_id": chain_id,
+            "contract": contract,
+            "transaction_hash": transaction_hash,
+            "block_number": block_number,
+        },
+    }
+    parse_receipt(doc)
+    return doc
+
+
+def parse_receipt(doc: Any) -> Receipt:
+    """Decode a receipt document (already parsed from JSON).
+
+    Checks structure only: the type and version, that every field is present with
+    the right JSON type, that hex decodes to the right length, that the leaf index
+    lies inside the tree. Unknown extra fields are ignored so later minor additions
+    stay readable. Raises ReceiptFormatError naming the first bad field.
+    """
+    top = _object(doc, "receipt")
+    receipt_type = _field(top, "type", str, "receipt")
+    if receipt_type != RECEIPT_TYPE:
+        raise ReceiptFormatError(f"type is {receipt_type!r}, expected {RECEIPT_TYPE!r}")
+    version = _field(top, "version", int, "receipt")
+    if version != RECEIPT_VERSION:
+        raise ReceiptFormatError(
+            f"unsupported receipt version {version}; this verifier reads version {RECEIPT_VERSION}"
+        )
+    _expect(top, "canonicalization", CANONICALIZATION, "receipt")
+    _expect(top, "hash_algorithm", HASH_ALGORITHM, "receipt")
+
+    signature = _field(top, "signature", Mapping, "receipt")
+    _expect(signature, "algorithm", SIGNATURE_ALGORITHM, "signature")
+    key_id = _field(signature, "key_id", str, "signature")
+    if not _KEY_ID.fullmatch(key_id):
+        raise ReceiptFormatError(
+            f"signature.key_id {key_id!r} is not 'ed25519:' followed by 32 lower-case hex digits"
+        )
+
+    log = _field(top, "log", Mapping, "receipt")
+    leaf_index = _count(log, "leaf_index", "log")
+    tree_size = _count(log, "tree_size", "log")
+    if leaf_index >= tree_size:
+        raise ReceiptFormatError(
+            f"log.leaf_index {leaf_index} is outside a tree of size {tree_size}"
+        )
+    proof = _field(log, "inclusion_proof", list, "log")
+    inclusion_proof = tuple(
+        _decode_hex(node, f"log.inclusion_proof[{position}]", _HASH_BYTES)
+        for position, node in enumerate(proof)
+    )
+
+    anchor = _field(top, "anchor", Mapping, "receipt")
+    chain_id = _count(anchor, "chain_id", "anchor")
+    if chain_id == 0:
+        raise ReceiptFormatError("anchor.chain_id must be a positive integer")
+    contract = _field(anchor, "contract", str, "anchor")
+    if not _ADDRESS.fullmatch(contract):
+        raise ReceiptFormatError(
+            f"anchor.contract {contract!r} is not a 0x-prefixed 20-byte hex address"
+        )
+    transaction_hash = _field(anchor, "transaction_hash", str, "anchor")
+    if not _TX_HASH.fullmatch(transaction_hash):
+        raise ReceiptFormatError(
+            f"anchor.transaction_hash {transaction_hash!r} is not a 0x-prefixed 32-byte hex hash"
+        )
+
+    return Receipt(
+        subject=_field(top, "subject", str, "receipt"),
+        canonical_hash=_hex_field(top, "canonical_hash", "receipt", _HASH_BYTES),
+        salt=_hex_field(top, "salt", "receipt", SALT_BYTES),
+        leaf=_hex_field(top, "leaf", "receipt", _HASH_BYTES),
+        signature=_hex_field(signature, "value", "signature", _SIGNATURE_BYTES),
+        key_id=key_id,
+        public_key=_hex_field(signature, "public_key", "signature", _PUBLIC_KEY_BYTES),
+        leaf_index=leaf_index,
+        tree_size=tree_size,
+        root=_hex_field(log, "root", "log", _HASH_BYTES),
+        inclusion_proof=inclusion_proof,
+        chain_id=chain_id,
+        contract=contract,
+        transaction_hash=transaction_hash,
+        block_number=_count(anchor, "block_number", "anchor"),
+    )
+
+
+def _name(key: str, where: str) -> str:
+    """The dotted path of a field, as error messages show it."""
+    return key if where == "receipt" else f"{where}.{key}"
+
+
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ReceiptFormatError(f"{name} must be a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _field(container: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    name = _name(key, where)
+    if key not in container:
+        raise ReceiptFormatError(f"{name} is missing")
+    value = container[key]
+    # bool is an int in Python but not a number in JSON.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ReceiptFormatError(
+            f"{name} must be a JSON {_KIND_NAMES[kind]}, got {_json_type(value)}"
+        )
+    return value
+
+
+def _expect(container: Mapping[str, Any], key: str, expected: str, where: str) -> None:
+    value = _field(container, key, str, where)
+    if value != expected:
+        raise ReceiptFormatError(
+            f"{_name(key, where)} is {value!r}; only {expected!r} is supported"
+        )
+
+
+def _count(container: Mapping[str, Any], key: str, where: str) -> int:
+    value = _field(container, key, int, where)
+    if value < 0:
+        raise ReceiptFormatError(f"{_name(key, where)} must not be negative, got {value}")
+    return value
+
+
+def _hex_field(container: Mapping[str, Any], key: str, where: str, length: int) -> bytes:
+    return _decode_hex(_field(container, key, str, where), _name(key, where), length)
+
+
+def _decode_hex(value: Any, name: str, length: int) -> bytes:
+    if not isinstance(value, str):
+        raise ReceiptFormatError(f"{name} must be a hex string, got {_json_type(value)}")
+    if len(value) % 2 or not _HEX.fullmatch(value):
+        raise ReceiptFormatError(f"{name} is not valid hex")
+    decoded = bytes.fromhex(value)
+    if len(decoded) != length:
+        raise ReceiptFormatError(f"{name} must be {length} bytes, got {len(decoded)}")
+    return decoded
+
+
+_KIND_NAMES: dict[type, str] = {str: "string", int: "integer", list: "array", Mapping: "object"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__

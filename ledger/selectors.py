@@ -1,0 +1,41 @@
+"""Ledger reads: receipts and pipeline status."""
+
+from ledger import merkle, receipts
+from ledger.models import Checkpoint, Entry, EntryState
+from ledger.services import DatabaseNodeStore
+
+
+def receipts_for(entries: list[Entry]) -> dict[int, dict]:
+    """The receipt of each anchored entry, by entry id (see docs/receipts.md)."""
+    store = DatabaseNodeStore()
+    checkpoints: dict[int, Checkpoint] = {}
+    result = {}
+    for entry in entries:
+        if entry.state != EntryState.ANCHORED or entry.checkpoint_id is None:
+            raise ValueError(f"entry {entry.pk} is not anchored yet")
+        if entry.checkpoint_id not in checkpoints:
+            checkpoints[entry.checkpoint_id] = Checkpoint.objects.get(pk=entry.checkpoint_id)
+        checkpoint = checkpoints[entry.checkpoint_id]
+        key = entry.signing_key
+        result[entry.id] = receipts.build_receipt(
+            subject=entry.subject,
+            canonical_hash=bytes(entry.canonical_hash),
+            salt=bytes(entry.salt),
+            leaf=bytes(entry.leaf),
+            signature=bytes(entry.signature),
+            key_id=key.key_id,
+            public_key=bytes(key.public_key),
+            leaf_index=entry.leaf_index,
+            tree_size=checkpoint.tree_size,
+            root=bytes(checkpoint.root),
+            inclusion_proof=merkle.inclusion_proof(entry.leaf_index, checkpoint.tree_size, store),
+            chain_id=checkpoint.chain_id,
+            contract=checkpoint.contract,
+            transaction_hash=checkpoint.transaction_hash,
+            block_number=checkpoint.block_number,
+        )
+    return result
+
+
+def has_unanchored_entries() -> bool:
+    return Entry.objects.exclude(state=EntryState.ANCHORED).exists()

@@ -1,0 +1,309 @@
+"""Ledger writes: signing keys, sealing, the append-only log and anchoring its checkpoints.
+
+Anchoring is a group commit (DESIGN.md, "anchor"): one sender at a time holds a Redis lock,
+appends every sealed entry to the log, commits the log's checkpoint on-chain, waits for it and
+loops while new entries arrived meanwhile. Under low load that is one leaf per transaction;
+under high load thousands. Every step is a row with a state, so a crash at any point is
+resumed by the next call: a submitted transaction is found again by its stored hash.
+"""
+
+import logging
+import time
+from collections.abc import Collection, Iterable, Mapping
+from functools import cache
+from typing import Any
+
+import redis
+import redis.lock
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from ledger import canonical, merkle, signing
+from ledger.chain import AnchorChain, ChainError
+from ledger.models import (
+    Checkpoint,
+    CheckpointState,
+    Deployment,
+    Entry,
+    EntryState,
+    LogHead,
+    MerkleNode,
+    SigningKey,
+)
+
+logger = logging.getLogger(__name__)
+
+SENDER_LOCK_NAME = "cti-portal:ledger:anchor-sender"
+APPEND_BATCH = 5000
+
+
+# --- Signing keys ------------------------------------------------------------------------
+
+
+def create_signing_key(*, owner: str) -> SigningKey:
+    """Generate an Ed25519 key for `owner`; the private half is stored encrypted."""
+    private_key, public_key = signing.generate_keypair()
+    return SigningKey.objects.create(
+        owner=owner,
+        key_id=signing.key_id(public_key),
+        public_key=public_key,
+        encrypted_private_key=signing.encrypt_private_key(
+            private_key, secret=settings.ENCRYPTION_SECRET
+        ),
+    )
+
+
+def active_signing_key(*, owner: str) -> SigningKey:
+    """The owner's current key. Raises SigningKey.DoesNotExist when it has none."""
+    return SigningKey.objects.filter(owner=owner, retired_at__isnull=True).latest("created_at")
+
+
+# --- Sealing -----------------------------------------------------------------------------
+
+
+def seal(*, payload: Any, subject: str, signing_key: SigningKey) -> Entry:
+    """Canonicalise (RFC 8785), salt, hash into a domain-separated leaf and sign it.
+
+    Raises canonical.CanonicalizationError when the payload has no canonical form.
+    """
+    canonical_bytes = canonical.canonicalize(payload)
+    salt = canonical.new_salt()
+    leaf = canonical.item_leaf(salt, canonical_bytes)
+    private_key = signing.decrypt_private_key(
+        signing_key.encrypted_private_key, secret=settings.ENCRYPTION_SECRET
+    )
+    return Entry.objects.create(
+        subject=subject[:200],
+        signing_key=signing_key,
+        canonical_hash=canonical.sha256(canonical_bytes),
+        salt=salt,
+        leaf=leaf,
+        signature=signing.sign(private_key, leaf),
+    )
+
+
+# --- The Merkle log ----------------------------------------------------------------------
+
+
+class DatabaseNodeStore:
+    """merkle.NodeStore over MerkleNode rows, one query per call."""
+
+    def get_nodes(self, keys: Collection[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        if not keys:
+            return {}
+        condition = Q()
+        for level, index in keys:
+            condition |= Q(level=level, index=index)
+        rows = MerkleNode.objects.filter(condition).values_list("level", "index", "hash")
+        return {(level, index): bytes(digest) for level, index, digest in rows}
+
+
+class _OverlayStore:
+    """Nodes not yet written, in front of the database."""
+
+    def __init__(self, fresh: Mapping[tuple[int, int], bytes], base: DatabaseNodeStore) -> None:
+        self.fresh = fresh
+        self.base = base
+
+    def get_nodes(self, keys: Collection[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        found = {key: self.fresh[key] for key in keys if key in self.fresh}
+        found.update(self.base.get_nodes([key for key in keys if key not in self.fresh]))
+        return found
+
+
+def log_head(*, for_update: bool = False) -> LogHead:
+    queryset = LogHead.objects.select_for_update() if for_update else LogHead.objects
+    head, _ = queryset.get_or_create(pk=1, defaults={"size": 0, "root": merkle.EMPTY_ROOT})
+    return head
+
+
+def append_sealed_entries(*, limit: int = APPEND_BATCH) -> int:
+    """Give sealed entries the next leaf indexes, in id order. Returns how many were appended."""
+    with transaction.atomic():
+        head = log_head(for_update=True)
+        entries = list(
+            Entry.objects.filter(state=EntryState.SEALED).order_by("id").only("id", "leaf")[:limit]
+        )
+        if not entries:
+            return 0
+        store = DatabaseNodeStore()
+        fresh = merkle.append_nodes(head.size, [bytes(entry.leaf) for entry in entries], store)
+        MerkleNode.objects.bulk_create(
+            [MerkleNode(level=level, index=index, hash=h) for (level, index), h in fresh.items()],
+            batch_size=2000,
+        )
+        for offset, entry in enumerate(entries):
+            entry.leaf_index = head.size + offset
+            entry.state = EntryState.LOGGED
+        Entry.objects.bulk_update(entries, ["leaf_index", "state"], batch_size=1000)
+        new_size = head.size + len(entries)
+        head.root = merkle.root(new_size, _OverlayStore(fresh, store))
+        head.size = new_size
+        head.updated_at = timezone.now()
+        head.save()
+        return len(entries)
+
+
+def inclusion_proof(*, entry: Entry, tree_size: int) -> list[bytes]:
+    return merkle.inclusion_proof(entry.leaf_index, tree_size, DatabaseNodeStore())
+
+
+def consistency_proof(*, old_size: int, new_size: int) -> list[bytes]:
+    return merkle.consistency_proof(old_size, new_size, DatabaseNodeStore())
+
+
+# --- The chain ---------------------------------------------------------------------------
+
+
+def contract_address() -> str:
+    """The anchor registry in use: the configured one, else the latest deployment."""
+    if settings.LEDGER_CONTRACT_ADDRESS:
+        return settings.LEDGER_CONTRACT_ADDRESS
+    deployment = Deployment.objects.first()
+    if deployment is None:
+        raise ChainError("no anchor contract deployed: run `python manage.py deploy_anchor`")
+    return deployment.address
+
+
+def chain_client(*, with_contract: bool = True) -> AnchorChain:
+    address = contract_address() if with_contract else None
+    return AnchorChain(settings.LEDGER_RPC_URL, address, timeout=10.0)
+
+
+def deploy_anchor_contract_if_needed() -> tuple[Deployment, bool]:
+    """Reuse the recorded contract when the chain still has its code; else deploy one.
+
+    Returns the deployment and whether it is new.
+    """
+    chain = chain_client(with_contract=False)
+    chain_id = chain.chain_id()
+    for deployment in Deployment.objects.filter(chain_id=chain_id):
+        if chain.has_code(deployment.address):
+            return deployment, False
+    deployed = chain.deploy(settings.LEDGER_SENDER_KEY)
+    deployment = Deployment.objects.create(
+        chain_id=chain_id,
+        address=deployed.address,
+        transaction_hash=deployed.transaction_hash,
+        block_number=deployed.block_number,
+    )
+    return deployment, True
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def anchor_pending(*, max_rounds: int = 100) -> list[int]:
+    """Anchor everything sealed so far, as the single sender. Returns confirmed checkpoint ids.
+
+    Returns at once with [] when another process holds the sender lock: that sender loops
+    until nothing is left, and looks again after releasing the lock, so it takes these entries
+    too (group commit). Raises ChainError when the node cannot be reached; nothing is lost,
+    the caller retries.
+    """
+    confirmed: list[int] = []
+    lock = _redis().lock(SENDER_LOCK_NAME, timeout=settings.LEDGER_TX_TIMEOUT_SECONDS * 2 + 30)
+    while lock.acquire(blocking=False):
+        try:
+            confirmed += _anchor_rounds(lock, max_rounds=max_rounds)
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                logger.warning("anchor sender lock expired before release")
+        # An entry sealed while we held the lock saw it busy and left the work to us.
+        if not Entry.objects.filter(state=EntryState.SEALED).exists():
+            break
+    return confirmed
+
+
+def _anchor_rounds(lock: redis.lock.Lock, *, max_rounds: int) -> list[int]:
+    confirmed = []
+    chain = chain_client()
+    for _ in range(max_rounds):
+        lock.reacquire()
+        for checkpoint in Checkpoint.objects.filter(state=CheckpointState.SUBMITTED):
+            # Left behind by a crash: its signed transaction is stored, so finish it.
+            if chain.mined(checkpoint.transaction_hash) is None:
+                chain.send_raw(bytes(checkpoint.raw_transaction))
+            if _await_confirmation(chain, checkpoint):
+                confirmed.append(checkpoint.id)
+        append_sealed_entries()
+        checkpoint = _submit_checkpoint(chain)
+        if checkpoint is None:
+            break
+        if _await_confirmation(chain, checkpoint):
+            confirmed.append(checkpoint.id)
+    return confirmed
+
+
+def _submit_checkpoint(chain: AnchorChain) -> Checkpoint | None:
+    """Sign, store, then broadcast the anchor transaction of the current head, if it grew."""
+    head = log_head()
+    last = (
+        Checkpoint.objects.filter(state__in=[CheckpointState.SUBMITTED, CheckpointState.CONFIRMED])
+        .order_by("-tree_size")
+        .first()
+    )
+    if head.size == 0 or (last is not None and last.tree_size >= head.size):
+        return None
+    signed = chain.sign_anchor(settings.LEDGER_SENDER_KEY, head.size, bytes(head.root))
+    # Stored before it is sent: after a crash the hash finds it and the raw bytes resend it.
+    checkpoint = Checkpoint.objects.create(
+        tree_size=head.size,
+        root=bytes(head.root),
+        state=CheckpointState.SUBMITTED,
+        chain_id=chain.chain_id(),
+        contract=contract_address(),
+        sender=signed.sender,
+        nonce=signed.nonce,
+        transaction_hash=signed.transaction_hash,
+        raw_transaction=signed.raw,
+    )
+    chain.send_raw(signed.raw)
+    return checkpoint
+
+
+def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
+    """Wait until the checkpoint's transaction is mined deep enough; record the outcome."""
+    deadline = time.monotonic() + settings.LEDGER_TX_TIMEOUT_SECONDS
+    mined = chain.wait_mined(checkpoint.transaction_hash, timeout=settings.LEDGER_TX_TIMEOUT_SECONDS)
+    if not mined.succeeded:
+        Checkpoint.objects.filter(pk=checkpoint.pk).update(
+            state=CheckpointState.FAILED, error="the anchor transaction reverted"
+        )
+        logger.error("checkpoint %s reverted on chain", checkpoint.tree_size)
+        return False
+    while mined.confirmations < settings.LEDGER_CONFIRMATIONS:
+        if time.monotonic() > deadline:
+            raise ChainError(
+                f"checkpoint {checkpoint.tree_size} has {mined.confirmations} confirmations, "
+                f"waiting for {settings.LEDGER_CONFIRMATIONS}"
+            )
+        time.sleep(0.5)
+        mined = chain.mined(checkpoint.transaction_hash) or mined
+    return _confirm(checkpoint, block_number=mined.block_number)
+
+
+def _confirm(checkpoint: Checkpoint, *, block_number: int) -> bool:
+    with transaction.atomic():
+        changed = Checkpoint.objects.filter(
+            pk=checkpoint.pk, state=CheckpointState.SUBMITTED
+        ).update(state=CheckpointState.CONFIRMED, block_number=block_number, confirmed_at=timezone.now())
+        if not changed:
+            return False
+        Entry.objects.filter(state=EntryState.LOGGED, leaf_index__lt=checkpoint.tree_size).update(
+            state=EntryState.ANCHORED, checkpoint=checkpoint
+        )
+        for listener in _checkpoint_listeners():
+            transaction.on_commit(lambda listener=listener: listener(checkpoint.id))
+    return True
+
+
+def _checkpoint_listeners() -> Iterable:
+    return [import_string(path) for path in settings.LEDGER_CHECKPOINT_LISTENERS]

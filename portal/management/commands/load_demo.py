@@ -1,0 +1,74 @@
+"""Demo data: two organisations in a trust group, their users, and a publish token.
+
+Idempotent: a second run finds everything and prints the same logins. Passwords are random,
+made on the first run and kept in var/demo-logins.txt (git-ignored), never in the repository.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from portal import services
+from portal.models import Organisation, Role, Sector, TokenScope, TrustGroup, User
+
+ORGANISATIONS = [
+    ("Nordgrid Transmission", Sector.TRANSMISSION, "DE", "nordgrid.example"),
+    ("Alpine Energy CSIRT", Sector.CSIRT, "AT", "alpine-csirt.example"),
+]
+ROLES = [("admin", Role.ORG_ADMIN), ("analyst", Role.PUBLISHER), ("reader", Role.READER)]
+GROUP = "European Grid Operators ISAC"
+
+
+class Command(BaseCommand):
+    help = "Load demo organisations, users and a trust group; print their logins."
+
+    def handle(self, *args, **options) -> None:
+        logins_file = settings.VAR_DIR / "demo-logins.txt"
+        if User.objects.filter(email="staff@portal.example").exists() and logins_file.exists():
+            self.stdout.write(logins_file.read_text())
+            return
+        lines = ["Demo logins (email / password):"]
+        with transaction.atomic():
+            group, _ = TrustGroup.objects.get_or_create(
+                name=GROUP, defaults={"description": "Demo trust group of two operators."}
+            )
+            for name, sector, country, domain in ORGANISATIONS:
+                organisation = Organisation.objects.filter(name=name).first()
+                if organisation is None:
+                    organisation = services.create_organisation(
+                        name=name, sector=sector, country=country
+                    )
+                services.add_to_trust_group(group=group, organisation=organisation)
+                for local, role in ROLES:
+                    email = f"{local}@{domain}"
+                    password = self._password()
+                    user = User.objects.filter(email=email).first()
+                    if user is None:
+                        user = services.create_member(
+                            organisation=organisation, email=email, role=role, password=password
+                        )
+                    else:
+                        user.set_password(password)
+                        user.save(update_fields=["password"])
+                    lines.append(f"  {email:32} {password}   {name}, {role.label}")
+                    if role == Role.PUBLISHER:
+                        _, raw = services.create_api_token(
+                            user=user, name="demo", scope=TokenScope.PUBLISH
+                        )
+                        lines.append(f"    API token of {email}: {raw}")
+            password = self._password()
+            staff = User.objects.filter(email="staff@portal.example").first()
+            if staff is None:
+                staff = User.objects.create_superuser("staff@portal.example", password)
+            staff.set_password(password)
+            staff.save(update_fields=["password"])
+            lines.append(f"  {'staff@portal.example':32} {password}   platform admin")
+        logins_file.parent.mkdir(parents=True, exist_ok=True)
+        logins_file.write_text("\n".join(lines) + "\n")
+        logins_file.chmod(0o600)
+        self.stdout.write(logins_file.read_text())
+
+    def _password(self) -> str:
+        return secrets.token_urlsafe(12)

@@ -1,0 +1,48 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from sharing import api as sharing_api
+from sharing import views as sharing_views
+
+api_patterns = [
+    path("health/", sharing_api.HealthView.as_view(), name="api-health"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("publications/", sharing_api.PublicationListView.as_view(), name="api-publications"),
+    path(
+        "publications/<int:pk>/",
+        sharing_api.PublicationDetailView.as_view(),
+        name="api-publication",
+    ),
+    path("inbox/", sharing_api.InboxListView.as_view(), name="api-inbox"),
+    path("inbox/<int:pk>/", sharing_api.InboxDetailView.as_view(), name="api-delivery"),
+    path("webhooks/", sharing_api.WebhookListView.as_view(), name="api-webhooks"),
+    path("webhooks/<int:pk>/", sharing_api.WebhookDetailView.as_view(), name="api-webhook"),
+]
+
+urlpatterns = [
+    path("", sharing_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("publish/", sharing_views.publish, name="publish"),
+    path("publications/", sharing_views.publication_list, name="publications"),
+    path(
+        "publications/<int:publication_id>/",
+        sharing_views.publication_detail,
+        name="publication-detail",
+    ),
+    path("inbox/", sharing_views.inbox, name="inbox"),
+    path("inbox/<int:delivery_id>/", sharing_views.delivery_detail, name="delivery-detail"),
+    path(
+        "inbox/<int:delivery_id>/objects/<int:object_id>/receipt.json",
+        sharing_views.receipt,
+        name="receipt",
+    ),
+    path("webhooks/", sharing_views.webhook_list, name="webhooks"),
+    path(
+        "webhooks/<int:endpoint_id>/delete/", sharing_views.webhook_delete, name="webhook-delete"
+    ),
+    path("api/", include(api_patterns)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Set up and run the whole portal on this machine: a local anvil chain (state kept in var/chain),
+# the anchor contract, demo data, the web server, a Celery worker and Celery beat.
+# Re-runnable: a second run reuses the chain, the contract and the data. Ctrl-C stops everything.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+setup_python
+setup_node
+ensure_redis
+if [[ "${DATABASE_URL:-}" == postgres* ]]; then
+    ensure_postgres
+    ensure_database "$(basename "${DATABASE_URL%%\?*}")"
+fi
+
+PORT="${PORT:-8000}"
+CHAIN_PORT="${CHAIN_PORT:-8545}"
+export LEDGER_RPC_URL="${LEDGER_RPC_URL:-http://127.0.0.1:$CHAIN_PORT}"
+mkdir -p var/chain var/log
+
+pids=()
+cleanup() {
+    trap - EXIT INT TERM
+    log "Stopping"
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+if ! (exec 3<>/dev/tcp/127.0.0.1/"$CHAIN_PORT") 2>/dev/null; then
+    log "Starting anvil on port $CHAIN_PORT (state in var/chain/state.json)"
+    "$ANVIL_BIN" --host 127.0.0.1 --port "$CHAIN_PORT" --chain-id 31337 \
+        --state var/chain/state.json --state-interval 1 > var/log/anvil.log 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$CHAIN_PORT") 2>/dev/null && break; sleep 0.1; done
+fi
+
+log "Migrating the database"
+"$PY" manage.py migrate --noinput
+"$PY" manage.py deploy_anchor
+"$PY" manage.py load_demo
+
+log "Starting the Celery worker and beat (logs in var/log)"
+"$VENV/bin/celery" -A portal worker -l INFO --concurrency 2 > var/log/worker.log 2>&1 &
+pids+=($!)
+"$VENV/bin/celery" -A portal beat -l INFO -s var/celerybeat-schedule > var/log/beat.log 2>&1 &
+pids+=($!)
+
+log "Portal on http://127.0.0.1:$PORT/ (Ctrl-C to stop)"
+"$PY" manage.py runserver "127.0.0.1:$PORT" &
+pids+=($!)
+wait -n "${pids[@]}"

@@ -1,0 +1,150 @@
+"""REST API of the sharing side: publish, read publications and the inbox, manage webhooks."""
+
+from django.conf import settings
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, parsers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.api import OrganisationScopedMixin, ScopedListView, ScopedRetrieveView
+from portal.models import Organisation, TokenScope
+from sharing.models import Delivery, Publication, WebhookEndpoint
+from sharing.serializers import (
+    DeliveryDetailSerializer,
+    DeliverySerializer,
+    PublicationSerializer,
+    PublishInputSerializer,
+    WebhookEndpointSerializer,
+)
+from sharing.services import publishing, webhooks
+from sharing.stix import BundleError
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+
+
+class LimitedJSONParser(parsers.JSONParser):
+    """JSON, refused before reading when larger than PUBLISH_MAX_BYTES."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = parser_context["request"]
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.PUBLISH_MAX_BYTES:
+            raise PayloadTooLarge(
+                f"The request body is {length} bytes; the limit is {settings.PUBLISH_MAX_BYTES}."
+            )
+        return super().parse(stream, media_type, parser_context)
+
+
+def require_publish_scope(request: Request) -> None:
+    token = request.auth
+    if token is not None and getattr(token, "scope", TokenScope.PUBLISH) != TokenScope.PUBLISH:
+        raise exceptions.PermissionDenied("This token is read-only; publishing needs a publish token.")
+
+
+class PublicationListView(OrganisationScopedMixin, generics.ListAPIView):
+    """GET: your organisation's publications. POST: publish a STIX 2.1 bundle."""
+
+    serializer_class = PublicationSerializer
+    parser_classes = [LimitedJSONParser]
+
+    def scoped_queryset(self, organisation: Organisation) -> QuerySet[Publication]:
+        return Publication.objects.filter(organisation=organisation).select_related("organisation")
+
+    @extend_schema(request=PublishInputSerializer, responses={202: PublicationSerializer})
+    def post(self, request: Request) -> Response:
+        require_publish_scope(request)
+        data = PublishInputSerializer(data=request.data)
+        if not data.is_valid():
+            return Response({"errors": _flatten(data.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            publication = publishing.publish_bundle(
+                acting_user=request.user,
+                bundle=data.validated_data["bundle"],
+                distribution=data.validated_data["distribution"],
+                tlp=data.validated_data["tlp"],
+                trust_group_ids=data.validated_data["trust_groups"],
+            )
+        except BundleError as exc:
+            return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(PublicationSerializer(publication).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PublicationDetailView(ScopedRetrieveView):
+    serializer_class = PublicationSerializer
+
+    def scoped_queryset(self, organisation: Organisation) -> QuerySet[Publication]:
+        return Publication.objects.filter(organisation=organisation).select_related("organisation")
+
+
+def _inbox(organisation: Organisation) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(organisation=organisation).select_related(
+        "publication", "publication__organisation"
+    )
+
+
+class InboxListView(ScopedListView):
+    """What was delivered to your organisation, newest first, with its verification state."""
+
+    serializer_class = DeliverySerializer
+
+    def scoped_queryset(self, organisation: Organisation) -> QuerySet[Delivery]:
+        return _inbox(organisation)
+
+
+class InboxDetailView(ScopedRetrieveView):
+    """One delivery with every STIX object and its receipt."""
+
+    serializer_class = DeliveryDetailSerializer
+
+    def scoped_queryset(self, organisation: Organisation) -> QuerySet[Delivery]:
+        return _inbox(organisation)
+
+
+class WebhookListView(OrganisationScopedMixin, generics.ListAPIView):
+    """GET: your organisation's endpoints. POST: register one (org admins); the response
+    carries the signing secret, shown this once."""
+
+    serializer_class = WebhookEndpointSerializer
+
+    def scoped_queryset(self, organisation: Organisation) -> QuerySet[WebhookEndpoint]:
+        return WebhookEndpoint.objects.filter(organisation=organisation)
+
+    @extend_schema(request=WebhookEndpointSerializer, responses={201: WebhookEndpointSerializer})
+    def post(self, request: Request) -> Response:
+        data = WebhookEndpointSerializer(data=request.data)
+        if not data.is_valid():
+            return Response({"errors": _flatten(data.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        endpoint, secret = webhooks.register_endpoint(
+            acting_user=request.user,
+            url=data.validated_data["url"],
+            description=data.validated_data.get("description", ""),
+        )
+        body = {**WebhookEndpointSerializer(endpoint).data, "secret": secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class WebhookDetailView(OrganisationScopedMixin, generics.RetrieveDestroyAPIView):
+    serializer_class = WebhookEndpointSerializer
+
+    def scoped_queryset(self, organisation: Organisation) -> QuerySet[WebhookEndpoint]:
+        return WebhookEndpoint.objects.filter(organisation=organisation)
+
+    def perform_destroy(self, instance: WebhookEndpoint) -> None:
+        webhooks.remove_endpoint(acting_user=self.request.user, endpoint=instance)
+
+
+class HealthView(APIView):
+    permission_classes: list = []
+    authentication_classes: list = []
+
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+def _flatten(errors: dict) -> list[str]:
+    return [f"{field}: {message}" for field, messages in errors.items() for message in messages]

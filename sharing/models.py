@@ -1,0 +1,189 @@
+"""Shared content and its delivery: publications, their objects, inbox entries and webhooks."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from ledger.models import Entry
+from portal.models import Organisation, TrustGroup
+from sharing.stix import Tlp
+
+
+class Distribution(models.TextChoices):
+    ORGANISATION = "organisation", "Own organisation"
+    TRUST_GROUPS = "trust_groups", "Chosen trust groups"
+    COMMUNITY = "community", "Whole community"
+
+
+class TlpLevel(models.TextChoices):
+    CLEAR = Tlp.CLEAR, "TLP:CLEAR"
+    GREEN = Tlp.GREEN, "TLP:GREEN"
+    AMBER = Tlp.AMBER, "TLP:AMBER"
+    AMBER_STRICT = Tlp.AMBER_STRICT, "TLP:AMBER+STRICT"
+    RED = Tlp.RED, "TLP:RED"
+
+
+class PublicationState(models.TextChoices):
+    RECEIVED = "received", "Received"  # stored, waiting to be sealed
+    SEALED = "sealed", "Sealed"  # every object signed, waiting for its anchor
+    ANCHORED = "anchored", "Anchored"  # every object in a confirmed checkpoint
+    DELIVERED = "delivered", "Delivered"  # inbox entries and webhook messages created
+
+
+class Publication(models.Model):
+    """One STIX bundle published by an organisation, with who may see it."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="publications"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    bundle_id = models.CharField(max_length=100, blank=True)
+    title = models.CharField(max_length=300)
+    distribution = models.CharField(max_length=20, choices=Distribution.choices)
+    trust_groups = models.ManyToManyField(TrustGroup, blank=True, related_name="publications")
+    tlp = models.CharField(max_length=15, choices=TlpLevel.choices)
+    state = models.CharField(
+        max_length=10, choices=PublicationState.choices, default=PublicationState.RECEIVED
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "state_changed_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PublishedObject(models.Model):
+    """One STIX object version of a publication, with its ledger entry and, once anchored,
+    its receipt (immutable from then on)."""
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="items")
+    stix_id = models.CharField(max_length=100)
+    stix_type = models.CharField(max_length=100)
+    version = models.CharField(max_length=40, blank=True)
+    body = models.JSONField()
+    entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="published_object"
+    )
+    receipt = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publication", "stix_id", "version"], name="one_version_per_publication"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.stix_id
+
+
+class VerificationState(models.TextChoices):
+    PENDING = "pending", "Not yet verified"
+    VERIFIED = "verified", "Verified against the chain"
+    FAILED = "failed", "Verification failed"
+
+
+class Delivery(models.Model):
+    """An inbox entry: a publication delivered to one organisation, and what its own
+    verification against the chain found."""
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="deliveries")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    verification = models.CharField(
+        max_length=10, choices=VerificationState.choices, default=VerificationState.PENDING
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_report = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publication", "organisation"], name="one_delivery_per_organisation"
+            )
+        ]
+
+
+def new_webhook_message_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where an organisation wants its deliveries POSTed (Standard Webhooks)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    # The "whsec_..." signing secret, encrypted at rest like signing keys.
+    encrypted_secret = models.TextField()
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookMessageState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Delivered"
+    FAILED = "failed", "Gave up"
+
+
+class WebhookMessage(models.Model):
+    """One publication to send to one endpoint; retried with backoff until it succeeds."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="messages")
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField(max_length=40, unique=True, default=new_webhook_message_id)
+    state = models.CharField(
+        max_length=10, choices=WebhookMessageState.choices, default=WebhookMessageState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "publication"], name="one_message_per_endpoint"
+            )
+        ]
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP POST of a webhook message and its outcome."""
+
+    message = models.ForeignKey(WebhookMessage, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["number"]

@@ -1,0 +1,221 @@
+"""Outgoing webhooks per the Standard Webhooks specification.
+
+Each (endpoint, publication) pair is a WebhookMessage row; each POST an attempt row. A message is
+claimed with a conditional UPDATE, so two workers never send the same attempt, and a failed
+attempt schedules the next one with backoff until WEBHOOK_MAX_ATTEMPTS.
+"""
+
+import base64
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from ledger.signing import decrypt_private_key, encrypt_private_key
+from portal import permissions
+from portal.models import User
+from sharing.models import (
+    Publication,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookMessage,
+    WebhookMessageState,
+)
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE = "publication.delivered"
+
+
+class DeliveryError(Exception):
+    """A POST failed; `permanent` means retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.status_code = status_code
+
+
+# --- Endpoints ---------------------------------------------------------------------------
+
+
+def register_endpoint(
+    *, acting_user: User, url: str, description: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """Register a webhook endpoint for the user's organisation.
+
+    Returns the endpoint and its signing secret, which is shown once and never again.
+    Raises PermissionDenied for non-admins and ValidationError for an unacceptable URL.
+    """
+    permissions.require(
+        permissions.can_administer_organisation(acting_user),
+        "Only organisation admins may manage webhooks.",
+    )
+    check_target_url(url)
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    endpoint = WebhookEndpoint.objects.create(
+        organisation=acting_user.organisation,
+        url=url,
+        description=description[:200],
+        encrypted_secret=encrypt_private_key(secret.encode(), secret=settings.ENCRYPTION_SECRET),
+        created_by=acting_user,
+    )
+    return endpoint, secret
+
+
+def remove_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
+    permissions.require(
+        permissions.can_administer_organisation(acting_user),
+        "Only organisation admins may manage webhooks.",
+    )
+    endpoint.delete()
+
+
+def endpoint_secret(endpoint: WebhookEndpoint) -> str:
+    return decrypt_private_key(endpoint.encrypted_secret, secret=settings.ENCRYPTION_SECRET).decode()
+
+
+def check_target_url(url: str) -> None:
+    """Refuse URLs that are not http(s) or that point at private, loopback, link-local or
+    metadata addresses (unless WEBHOOK_ALLOW_PRIVATE_TARGETS allows it)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("The webhook URL must be an http:// or https:// URL with a host.")
+    if parts.username or parts.password:
+        raise ValidationError("The webhook URL must not carry credentials.")
+    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        raise ValidationError(f"The host {parts.hostname} cannot be resolved.") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise ValidationError(
+                f"The host {parts.hostname} resolves to {address}, a non-public address."
+            )
+
+
+# --- Messages ----------------------------------------------------------------------------
+
+
+def payload_for(publication: Publication) -> dict[str, Any]:
+    """The JSON body of a delivery: the STIX objects, each with its receipt."""
+    organisation = publication.organisation
+    return {
+        "type": EVENT_TYPE,
+        "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
+        "data": {
+            "publication": {
+                "id": publication.id,
+                "title": publication.title,
+                "tlp": publication.tlp,
+                "distribution": publication.distribution,
+                "bundle_id": publication.bundle_id,
+                "created": publication.created_at.isoformat().replace("+00:00", "Z"),
+                "publisher": {
+                    "name": organisation.name,
+                    "identity": organisation.stix_identity_id,
+                },
+            },
+            "items": [
+                {"object": obj.body, "receipt": obj.receipt}
+                for obj in publication.items.all()
+            ],
+        },
+    }
+
+
+def send_message(*, message_id: int) -> str | None:
+    """Attempt one POST of a due message. Returns its new state, or None if not claimed."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3)
+    claimed = WebhookMessage.objects.filter(
+        pk=message_id, state=WebhookMessageState.PENDING, next_attempt_at__lte=now
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + lease)
+    if not claimed:
+        return None
+    message = WebhookMessage.objects.select_related(
+        "endpoint", "publication", "publication__organisation"
+    ).get(pk=message_id)
+    started = time.monotonic()
+    attempt = WebhookAttempt(message=message, number=message.attempts, started_at=now)
+    try:
+        attempt.status_code = _post(message)
+        attempt.succeeded = True
+    except DeliveryError as exc:
+        attempt.status_code = exc.status_code
+        attempt.error = str(exc)[:2000]
+        permanent = exc.permanent
+    else:
+        permanent = False
+    attempt.duration_ms = int((time.monotonic() - started) * 1000)
+    with transaction.atomic():
+        attempt.save()
+        if attempt.succeeded:
+            message.state = WebhookMessageState.SUCCEEDED
+            message.succeeded_at = timezone.now()
+        elif permanent or message.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            message.state = WebhookMessageState.FAILED
+        else:
+            message.next_attempt_at = timezone.now() + timedelta(
+                seconds=retry_delay(message.attempts)
+            )
+        message.save(update_fields=["state", "succeeded_at", "next_attempt_at"])
+    if message.state == WebhookMessageState.PENDING:
+        from sharing import tasks
+
+        tasks.send_webhook.apply_async((message.id,), countdown=retry_delay(message.attempts))
+    return message.state
+
+
+def retry_delay(attempts_made: int) -> int:
+    delays = settings.WEBHOOK_RETRY_DELAYS
+    return delays[min(attempts_made, len(delays)) - 1]
+
+
+def _post(message: WebhookMessage) -> int:
+    endpoint = message.endpoint
+    try:
+        check_target_url(endpoint.url)
+    except ValidationError as exc:
+        raise DeliveryError(" ".join(exc.messages), permanent=True) from None
+    body = json.dumps(payload_for(message.publication), separators=(",", ":"))
+    sent_at = datetime.now(tz=UTC)
+    signature = Webhook(endpoint_secret(endpoint)).sign(message.message_id, sent_at, body)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "cti-portal-webhooks/1",
+        "webhook-id": message.message_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signature,
+    }
+    try:
+        response = requests.post(
+            endpoint.url,
+            data=body.encode(),
+            headers=headers,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        raise DeliveryError(f"request failed: {exc}") from None
+    if not 200 <= response.status_code < 300:
+        raise DeliveryError(
+            f"endpoint answered HTTP {response.status_code}", status_code=response.status_code
+        )
+    return response.status_code

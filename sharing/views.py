@@ -1,0 +1,143 @@
+"""Web pages of the sharing side. Each view parses input, calls one service, renders."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from portal import permissions
+from portal.selectors import trust_groups_of
+from sharing import selectors
+from sharing.forms import PublishForm, WebhookForm
+from sharing.services import publishing, webhooks
+from sharing.stix import BundleError
+
+PAGE_SIZE = 25
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    inbox = selectors.inbox_of(user=request.user)[:10] if request.user.organisation_id else []
+    return render(request, "sharing/home.html", {"inbox": inbox})
+
+
+@login_required
+def publish(request: HttpRequest) -> HttpResponse:
+    permissions.require(permissions.can_publish(request.user), "Only publishers may publish.")
+    groups = trust_groups_of(organisation=request.user.organisation)
+    form = PublishForm(
+        request.POST or None,
+        request.FILES or None,
+        trust_groups=groups,
+        max_bytes=settings.PUBLISH_MAX_BYTES,
+    )
+    errors: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            publication = publishing.publish_bundle(
+                acting_user=request.user,
+                bundle=form.cleaned_data["bundle"],
+                distribution=form.cleaned_data["distribution"],
+                tlp=form.cleaned_data["tlp"],
+                trust_group_ids=[group.id for group in form.cleaned_data["trust_groups"]],
+            )
+        except BundleError as exc:
+            errors = exc.errors
+        else:
+            messages.success(request, "Published: sealing, anchoring and delivery are under way.")
+            return redirect("publication-detail", publication_id=publication.id)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "sharing/publish.html", {"form": form, "errors": errors}, status=status)
+
+
+@login_required
+def publication_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.publications_of(user=request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "sharing/publication_list.html", {"page": page})
+
+
+@login_required
+def publication_detail(request: HttpRequest, publication_id: int) -> HttpResponse:
+    publication = selectors.access_publication(user=request.user, publication_id=publication_id)
+    return render(
+        request,
+        "sharing/publication_detail.html",
+        {"publication": publication, "objects": publication.items.all()},
+    )
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.inbox_of(user=request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "sharing/inbox.html", {"page": page})
+
+
+@login_required
+def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = selectors.access_delivery(user=request.user, delivery_id=delivery_id)
+    return render(
+        request,
+        "sharing/delivery_detail.html",
+        {"delivery": delivery, "objects": delivery.publication.items.all()},
+    )
+
+
+@login_required
+def receipt(request: HttpRequest, delivery_id: int, object_id: int) -> HttpResponse:
+    """Download one object's receipt, for the stand-alone verifier."""
+    delivery = selectors.access_delivery(user=request.user, delivery_id=delivery_id)
+    obj = delivery.publication.items.filter(pk=object_id, receipt__isnull=False).first()
+    if obj is None:
+        raise Http404("No receipt for this object yet.")
+
+    response = JsonResponse(obj.receipt, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{obj.stix_id}.receipt.json"'
+    return response
+
+
+@login_required
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    can_manage = permissions.can_administer_organisation(request.user)
+    form = WebhookForm(request.POST or None)
+    secret = None
+    if request.method == "POST":
+        permissions.require(can_manage, "Only organisation admins may manage webhooks.")
+        if form.is_valid():
+            try:
+                endpoint, secret = webhooks.register_endpoint(
+                    acting_user=request.user,
+                    url=form.cleaned_data["url"],
+                    description=form.cleaned_data["description"],
+                )
+            except ValidationError as exc:
+                form.add_error("url", exc)
+            else:
+                form = WebhookForm()
+                messages.success(request, f"Endpoint {endpoint.url} registered.")
+    return render(
+        request,
+        "sharing/webhooks.html",
+        {
+            "endpoints": selectors.webhooks_of(user=request.user),
+            "form": form,
+            "secret": secret,
+            "can_manage": can_manage,
+        },
+    )
+
+
+@login_required
+@require_POST
+def webhook_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    endpoint = selectors.access_webhook(user=request.user, endpoint_id=endpoint_id)
+    webhooks.remove_endpoint(acting_user=request.user, endpoint=endpoint)
+    messages.success(request, f"Endpoint {endpoint.url} removed.")
+    return redirect("webhooks")

@@ -1,0 +1,184 @@
+"""Shared fixtures: a real anvil chain, a real Celery worker, users of three organisations.
+
+The three-users habit: alice (admin of Nordgrid), bob (reader at Nordgrid), charlie (admin of
+another organisation, outside every trust group). Publishers get their own fixture.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.anvil import ANVIL_DEV_KEY, start_anvil  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def anvil():
+    node = start_anvil()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def chain(anvil, settings, db):
+    """A fresh anchor contract on the session's anvil, recorded as the portal's deployment.
+
+    Fresh per test because the database (and so the log) is emptied between tests while the
+    chain keeps every checkpoint.
+    """
+    from ledger.services import deploy_anchor_contract_if_needed
+
+    settings.LEDGER_RPC_URL = anvil.url
+    settings.LEDGER_CONTRACT_ADDRESS = ""
+    settings.LEDGER_SENDER_KEY = ANVIL_DEV_KEY
+    deployment, _ = deploy_anchor_contract_if_needed()
+    return deployment
+
+
+@pytest.fixture(scope="session")
+def celery_queue():
+    return f"tests-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, anvil, celery_queue, tmp_path_factory):
+    """A real Celery worker process on the test database, its own queue, and the anvil node."""
+    from django.conf import settings
+
+    from portal.celery import app
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("the end-to-end tests need PostgreSQL: set DATABASE_URL=postgres://...")
+    url = (
+        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "LEDGER_RPC_URL": anvil.url,
+        "LEDGER_SENDER_KEY": ANVIL_DEV_KEY,
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        "WEBHOOK_RETRY_DELAYS": "1,1,2",
+    }
+    env.pop("LEDGER_CONTRACT_ADDRESS", None)
+    app.conf.task_default_queue = celery_queue
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", celery_queue,
+             "--concurrency", "2", "-l", "INFO", "--without-mingle", "--without-gossip"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    if os.environ.get("SHOW_WORKER_LOG"):
+        print(log.read_text())
+
+
+@pytest.fixture
+def make_organisation(db):
+    from portal import services
+
+    def make(name: str, **fields):
+        return services.create_organisation(name=name, **fields)
+
+    return make
+
+
+@pytest.fixture
+def nordgrid(make_organisation):
+    return make_organisation("Nordgrid Transmission", sector="transmission", country="DE")
+
+
+@pytest.fixture
+def alpine(make_organisation):
+    return make_organisation("Alpine Energy CSIRT", sector="csirt", country="AT")
+
+
+@pytest.fixture
+def outsider(make_organisation):
+    return make_organisation("Elsewhere Power", sector="generation", country="FR")
+
+
+@pytest.fixture
+def trust_group(db, nordgrid, alpine):
+    from portal.models import TrustGroup
+    from portal.services import add_to_trust_group
+
+    group = TrustGroup.objects.create(name="Grid ISAC")
+    add_to_trust_group(group=group, organisation=nordgrid)
+    add_to_trust_group(group=group, organisation=alpine)
+    return group
+
+
+def _member(organisation, email, role):
+    from portal.services import create_member
+
+    return create_member(organisation=organisation, email=email, role=role, password="pw-" + email)
+
+
+@pytest.fixture
+def alice(nordgrid):
+    from portal.models import Role
+
+    return _member(nordgrid, "alice@nordgrid.example", Role.ORG_ADMIN)
+
+
+@pytest.fixture
+def publisher(nordgrid):
+    from portal.models import Role
+
+    return _member(nordgrid, "pat@nordgrid.example", Role.PUBLISHER)
+
+
+@pytest.fixture
+def bob(nordgrid):
+    from portal.models import Role
+
+    return _member(nordgrid, "bob@nordgrid.example", Role.READER)
+
+
+@pytest.fixture
+def alpine_admin(alpine):
+    from portal.models import Role
+
+    return _member(alpine, "ada@alpine.example", Role.ORG_ADMIN)
+
+
+@pytest.fixture
+def charlie(outsider):
+    from portal.models import Role
+
+    return _member(outsider, "charlie@elsewhere.example", Role.ORG_ADMIN)
+
+
+@pytest.fixture
+def token_for(db):
+    from portal.models import TokenScope
+    from portal.services import create_api_token
+
+    def make(user, scope=TokenScope.PUBLISH) -> dict[str, str]:
+        _, raw = create_api_token(user=user, name="test", scope=scope)
+        return {"Authorization": f"Bearer {raw}"}
+
+    return make

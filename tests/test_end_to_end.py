@@ -1,0 +1,128 @@
+"""The whole path on the real stack: PostgreSQL, Redis, a Celery worker process and anvil.
+
+Publish over REST -> the worker seals, anchors and delivers -> a webhook receiver on 127.0.0.1
+gets a Standard-Webhooks-signed POST -> the stand-alone verifier accepts the delivered object and
+receipt, and refuses them with a clear reason once tampered with or checked on another chain.
+"""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from standardwebhooks import Webhook
+
+from tests import stix_samples
+from tests.anvil import rpc, start_anvil
+from tests.webhook_receiver import WebhookReceiver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(condition, *, timeout: float = 60.0, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def run_verifier(tmp_path, obj, receipt, rpc_url) -> subprocess.CompletedProcess:
+    object_file, receipt_file = tmp_path / "object.json", tmp_path / "receipt.json"
+    object_file.write_text(json.dumps(obj))
+    receipt_file.write_text(json.dumps(receipt))
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.verify", str(object_file), str(receipt_file),
+         "--rpc-url", rpc_url],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.fixture
+def receiver():
+    receiver = WebhookReceiver(fail_first=1).start()
+    yield receiver
+    receiver.stop()
+
+
+def test_a_publication_travels_from_publish_to_a_verified_delivery(
+    live_server, celery_worker, chain, anvil, trust_group, publisher, alpine_admin, charlie,
+    token_for, receiver, tmp_path,
+):
+    api = live_server.url + "/api"
+    registered = requests.post(
+        f"{api}/webhooks/", json={"url": receiver.url, "description": "SOC intake"},
+        headers=token_for(alpine_admin), timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    secret = registered.json()["secret"]
+
+    bundle = stix_samples.bundle()
+    published = requests.post(
+        f"{api}/publications/",
+        json={"bundle": bundle, "distribution": "trust_groups", "tlp": "amber",
+              "trust_groups": [trust_group.id]},
+        headers=token_for(publisher), timeout=10,
+    )
+    assert published.status_code == 202, published.text
+
+    # The receiver answers 503 the first time: the worker must retry, and succeed.
+    wait_for(lambda: 204 in receiver.answered, what="the webhook POST", timeout=90)
+    delivered = receiver.requests[receiver.answered.index(204)]
+    assert receiver.answered[0] == 503
+    assert delivered.headers["webhook-id"] == receiver.requests[0].headers["webhook-id"]
+    payload = Webhook(secret).verify(delivered.body, delivered.headers)
+    assert payload["type"] == "publication.delivered"
+    items = payload["data"]["items"]
+    assert [item["object"] for item in items] == bundle["objects"]
+
+    # The verifier, run as a separate program, accepts the delivered object and its receipt.
+    obj, receipt = items[0]["object"], items[0]["receipt"]
+    verified = run_verifier(tmp_path, obj, receipt, anvil.url)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "NOT VERIFIED" not in verified.stdout and "VERIFIED" in verified.stdout
+
+    # One byte of the object changed: the canonical hash check fails and says so.
+    tampered = json.loads(json.dumps(obj).replace("203.0.113.7", "203.0.113.8"))
+    result = run_verifier(tmp_path, tampered, receipt, anvil.url)
+    assert result.returncode == 1
+    assert "FAIL canonical_hash" in result.stdout
+
+    # The inclusion proof altered: the inclusion check fails.
+    altered = json.loads(json.dumps(receipt))
+    first = altered["log"]["inclusion_proof"][0]
+    altered["log"]["inclusion_proof"][0] = ("0" if first[0] != "0" else "1") + first[1:]
+    result = run_verifier(tmp_path, obj, altered, anvil.url)
+    assert result.returncode == 1
+    assert "FAIL inclusion" in result.stdout
+
+    # Another chain with the same contract code at the same address, where that checkpoint was
+    # never anchored: the anchor check fails.
+    code = rpc(anvil.url, "eth_getCode", receipt["anchor"]["contract"], "latest")
+    with start_anvil() as other:
+        rpc(other.url, "anvil_setCode", receipt["anchor"]["contract"], code)
+        result = run_verifier(tmp_path, obj, receipt, other.url)
+    assert result.returncode == 1
+    assert "FAIL anchor" in result.stdout and "not anchored" in result.stdout
+
+    # The recipient's inbox shows the delivery, verified against the chain by the worker.
+    inbox = requests.get(f"{api}/inbox/", headers=token_for(alpine_admin), timeout=10).json()
+    assert [d["publication"]["title"] for d in inbox["results"]] == [
+        "Spear-phishing against grid operators"
+    ]
+    delivery_url = f"{api}/inbox/{inbox['results'][0]['id']}/"
+    detail = wait_for(
+        lambda: (d := requests.get(delivery_url, headers=token_for(alpine_admin), timeout=10).json())
+        and d["verification"] != "pending" and d,
+        what="the recipient's verification",
+    )
+    assert detail["verification"] == "verified", detail["verification_report"]
+    assert detail["items"][0]["receipt"] == receipt
+
+    # An organisation outside the trust group got nothing and cannot open the delivery.
+    assert requests.get(f"{api}/inbox/", headers=token_for(charlie), timeout=10).json()["count"] == 0
+    assert requests.get(delivery_url, headers=token_for(charlie), timeout=10).status_code == 404
