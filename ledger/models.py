@@ -127,5 +127,7 @@ class Deployment(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["chain_id", "address"], name="one_deployment_per_address")
+            models.UniqueConstraint(
+                fields=["chain_id", "address"], name="one_deployment_per_address"
+            )
         ]

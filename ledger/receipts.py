@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.canonical import SALT_BYTES, sha256
+from ledger.canonical import SALT_BYTES
 from ledger.signing import key_id as key_id_for
 
 RECEIPT_TYPE = "cti-portal-receipt"
@@ -62,7 +62,7 @@ class Receipt:
 def build_receipt(
     *,
     subject: str,
-    canonical: bytes,
+    canonical_hash: bytes,
     salt: bytes,
     leaf: bytes,
     signature: bytes,
@@ -78,7 +78,7 @@ def build_receipt(
 ) -> dict[str, Any]:
     """The receipt document for one sealed, logged and anchored item.
 
-    ``canonical`` is the item's RFC 8785 bytes; only its SHA-256 goes in the receipt.
+    ``canonical_hash`` is the SHA-256 of the item's RFC 8785 bytes.
     ``contract`` should be the EIP-55 checksummed address, ``transaction_hash`` a
     0x-prefixed 32-byte hash. The result is checked with parse_receipt, so a
     malformed input raises ReceiptFormatError here rather than producing a receipt
@@ -91,7 +91,7 @@ def build_receipt(
         "subject": subject,
         "canonicalization": CANONICALIZATION,
         "hash_algorithm": HASH_ALGORITHM,
-        "canonical_hash": sha256(canonical).hex(),
+        "canonical_hash": bytes(canonical_hash).hex(),
         "salt": bytes(salt).hex(),
         "leaf": bytes(leaf).hex(),
         "signature": {

@@ -23,7 +23,6 @@ def receipts_for(entries: list[Entry]) -> dict[int, dict]:
             salt=bytes(entry.salt),
             leaf=bytes(entry.leaf),
             signature=bytes(entry.signature),
-            key_id=key.key_id,
             public_key=bytes(key.public_key),
             leaf_index=entry.leaf_index,
             tree_size=checkpoint.tree_size,

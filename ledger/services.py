@@ -272,7 +272,9 @@ def _submit_checkpoint(chain: AnchorChain) -> Checkpoint | None:
 def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
     """Wait until the checkpoint's transaction is mined deep enough; record the outcome."""
     deadline = time.monotonic() + settings.LEDGER_TX_TIMEOUT_SECONDS
-    mined = chain.wait_mined(checkpoint.transaction_hash, timeout=settings.LEDGER_TX_TIMEOUT_SECONDS)
+    mined = chain.wait_mined(
+        checkpoint.transaction_hash, timeout=settings.LEDGER_TX_TIMEOUT_SECONDS
+    )
     if not mined.succeeded:
         Checkpoint.objects.filter(pk=checkpoint.pk).update(
             state=CheckpointState.FAILED, error="the anchor transaction reverted"
@@ -294,7 +296,9 @@ def _confirm(checkpoint: Checkpoint, *, block_number: int) -> bool:
     with transaction.atomic():
         changed = Checkpoint.objects.filter(
             pk=checkpoint.pk, state=CheckpointState.SUBMITTED
-        ).update(state=CheckpointState.CONFIRMED, block_number=block_number, confirmed_at=timezone.now())
+        ).update(
+            state=CheckpointState.CONFIRMED, block_number=block_number, confirmed_at=timezone.now()
+        )
         if not changed:
             return False
         Entry.objects.filter(state=EntryState.LOGGED, leaf_index__lt=checkpoint.tree_size).update(

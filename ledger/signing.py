@@ -96,9 +96,7 @@ def encrypt_private_key(raw: bytes, *, secret: str) -> str:
     """
     if len(raw) != KEY_BYTES:
         raise ValueError(f"an Ed25519 private key is {KEY_BYTES} bytes, got {len(raw)}")
-    nonce = secrets.token_bytes(_NONCE_BYTES)
-    sealed = AESGCM(_encryption_key(secret)).encrypt(nonce, raw, _TOKEN_VERSION.encode())
-    return f"{_TOKEN_VERSION}:{base64.urlsafe_b64encode(nonce + sealed).decode('ascii')}"
+    return encrypt_secret(raw, secret=secret, info=_ENCRYPTION_INFO)
 
 
 def decrypt_private_key(token: str, *, secret: str) -> bytes:
@@ -107,6 +105,21 @@ def decrypt_private_key(token: str, *, secret: str) -> bytes:
     Raises KeyDecryptionError when the token is malformed, of an unknown version,
     tampered with, or encrypted under a different secret.
     """
+    raw = decrypt_secret(token, secret=secret, info=_ENCRYPTION_INFO)
+    if len(raw) != KEY_BYTES:
+        raise KeyDecryptionError(f"decrypted private key is {len(raw)} bytes, not {KEY_BYTES}")
+    return raw
+
+
+def encrypt_secret(raw: bytes, *, secret: str, info: bytes) -> str:
+    """AES-256-GCM under a key derived from ``secret`` for the purpose named by ``info``."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    sealed = AESGCM(_encryption_key(secret, info)).encrypt(nonce, raw, _TOKEN_VERSION.encode())
+    return f"{_TOKEN_VERSION}:{base64.urlsafe_b64encode(nonce + sealed).decode('ascii')}"
+
+
+def decrypt_secret(token: str, *, secret: str, info: bytes) -> bytes:
+    """Open a token made by encrypt_secret with the same ``info``; KeyDecryptionError if not."""
     version, separator, body = token.partition(":")
     if not separator or version != _TOKEN_VERSION:
         raise KeyDecryptionError(
@@ -120,22 +133,19 @@ def decrypt_private_key(token: str, *, secret: str) -> bytes:
     if len(nonce) != _NONCE_BYTES:
         raise KeyDecryptionError("private key token is truncated")
     try:
-        raw = AESGCM(_encryption_key(secret)).decrypt(nonce, sealed, _TOKEN_VERSION.encode())
+        return AESGCM(_encryption_key(secret, info)).decrypt(nonce, sealed, _TOKEN_VERSION.encode())
     except InvalidTag as exc:
         raise KeyDecryptionError(
             "private key token does not open: wrong secret, or the token was altered"
         ) from exc
-    if len(raw) != KEY_BYTES:
-        raise KeyDecryptionError(f"decrypted private key is {len(raw)} bytes, not {KEY_BYTES}")
-    return raw
 
 
-def _encryption_key(secret: str) -> bytes:
+def _encryption_key(secret: str, info: bytes) -> bytes:
     # RFC 5869: no salt is needed when the input keying material is already a
     # high-entropy secret; ``info`` binds the derived key to this one purpose.
     if not secret:
         raise ValueError("the key-encryption secret must not be empty")
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ENCRYPTION_INFO)
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
     return hkdf.derive(secret.encode("utf-8"))
 
 

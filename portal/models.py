@@ -41,7 +41,6 @@ class Organisation(models.Model):
         return self.name
 
 
-
 class Role(models.IntegerChoices):
     """Ordered, so checks read `user.role >= Role.PUBLISHER`."""
 

@@ -14,7 +14,9 @@ TOKEN_PREFIX = "ctp_"
 
 
 @transaction.atomic
-def create_organisation(*, name: str, sector: str = Sector.OTHER, country: str = "") -> Organisation:
+def create_organisation(
+    *, name: str, sector: str = Sector.OTHER, country: str = ""
+) -> Organisation:
     """Create an organisation with its STIX identity and its Ed25519 signing key."""
     organisation = Organisation.objects.create(name=name, sector=sector, country=country.upper())
     ledger_services.create_signing_key(owner=organisation.stix_identity_id)

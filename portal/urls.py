@@ -40,9 +40,7 @@ urlpatterns = [
         name="receipt",
     ),
     path("webhooks/", sharing_views.webhook_list, name="webhooks"),
-    path(
-        "webhooks/<int:endpoint_id>/delete/", sharing_views.webhook_delete, name="webhook-delete"
-    ),
+    path("webhooks/<int:endpoint_id>/delete/", sharing_views.webhook_delete, name="webhook-delete"),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

@@ -43,7 +43,9 @@ class LimitedJSONParser(parsers.JSONParser):
 def require_publish_scope(request: Request) -> None:
     token = request.auth
     if token is not None and getattr(token, "scope", TokenScope.PUBLISH) != TokenScope.PUBLISH:
-        raise exceptions.PermissionDenied("This token is read-only; publishing needs a publish token.")
+        raise exceptions.PermissionDenied(
+            "This token is read-only; publishing needs a publish token."
+        )
 
 
 class PublicationListView(OrganisationScopedMixin, generics.ListAPIView):

@@ -97,7 +97,9 @@ class Delivery(models.Model):
     """An inbox entry: a publication delivered to one organisation, and what its own
     verification against the chain found."""
 
-    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="deliveries")
+    publication = models.ForeignKey(
+        Publication, on_delete=models.CASCADE, related_name="deliveries"
+    )
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="deliveries"
     )
@@ -177,7 +179,9 @@ class WebhookMessage(models.Model):
 class WebhookAttempt(models.Model):
     """One HTTP POST of a webhook message and its outcome."""
 
-    message = models.ForeignKey(WebhookMessage, on_delete=models.CASCADE, related_name="attempt_log")
+    message = models.ForeignKey(
+        WebhookMessage, on_delete=models.CASCADE, related_name="attempt_log"
+    )
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField(default=timezone.now)
     duration_ms = models.PositiveIntegerField(default=0)

@@ -123,7 +123,9 @@ def parse_bundle(raw: bytes | str | dict[str, Any]) -> ParsedBundle:
 
 def most_restrictive_tlp(obj: dict[str, Any]) -> str | None:
     """The most restrictive TLP level the object is marked with, if any."""
-    levels = [TLP_MARKING_IDS[ref] for ref in obj.get("object_marking_refs", []) if ref in TLP_MARKING_IDS]
+    levels = [
+        TLP_MARKING_IDS[ref] for ref in obj.get("object_marking_refs", []) if ref in TLP_MARKING_IDS
+    ]
     return max(levels, key=Tlp.rank) if levels else None
 
 

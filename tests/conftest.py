@@ -70,14 +70,32 @@ def celery_worker(django_db_setup, django_db_blocker, anvil, celery_queue, tmp_p
         "LEDGER_SENDER_KEY": ANVIL_DEV_KEY,
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "WEBHOOK_RETRY_DELAYS": "1,1,2",
+        "CELERY_QUEUE": celery_queue,
     }
     env.pop("LEDGER_CONTRACT_ADDRESS", None)
     app.conf.task_default_queue = celery_queue
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", celery_queue,
-             "--concurrency", "2", "-l", "INFO", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "-Q",
+                celery_queue,
+                "--concurrency",
+                "2",
+                "-l",
+                "INFO",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
     while b"ready." not in log.read_bytes():

@@ -36,9 +36,18 @@ def run_verifier(tmp_path, obj, receipt, rpc_url) -> subprocess.CompletedProcess
     object_file.write_text(json.dumps(obj))
     receipt_file.write_text(json.dumps(receipt))
     return subprocess.run(
-        [sys.executable, "-m", "ledger.verify", str(object_file), str(receipt_file),
-         "--rpc-url", rpc_url],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "ledger.verify",
+            str(object_file),
+            str(receipt_file),
+            "--rpc-url",
+            rpc_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -50,13 +59,24 @@ def receiver():
 
 
 def test_a_publication_travels_from_publish_to_a_verified_delivery(
-    live_server, celery_worker, chain, anvil, trust_group, publisher, alpine_admin, charlie,
-    token_for, receiver, tmp_path,
+    live_server,
+    celery_worker,
+    chain,
+    anvil,
+    trust_group,
+    publisher,
+    alpine_admin,
+    charlie,
+    token_for,
+    receiver,
+    tmp_path,
 ):
     api = live_server.url + "/api"
     registered = requests.post(
-        f"{api}/webhooks/", json={"url": receiver.url, "description": "SOC intake"},
-        headers=token_for(alpine_admin), timeout=10,
+        f"{api}/webhooks/",
+        json={"url": receiver.url, "description": "SOC intake"},
+        headers=token_for(alpine_admin),
+        timeout=10,
     )
     assert registered.status_code == 201, registered.text
     secret = registered.json()["secret"]
@@ -64,14 +84,19 @@ def test_a_publication_travels_from_publish_to_a_verified_delivery(
     bundle = stix_samples.bundle()
     published = requests.post(
         f"{api}/publications/",
-        json={"bundle": bundle, "distribution": "trust_groups", "tlp": "amber",
-              "trust_groups": [trust_group.id]},
-        headers=token_for(publisher), timeout=10,
+        json={
+            "bundle": bundle,
+            "distribution": "trust_groups",
+            "tlp": "amber",
+            "trust_groups": [trust_group.id],
+        },
+        headers=token_for(publisher),
+        timeout=10,
     )
     assert published.status_code == 202, published.text
 
     # The receiver answers 503 the first time: the worker must retry, and succeed.
-    wait_for(lambda: 204 in receiver.answered, what="the webhook POST", timeout=90)
+    wait_for(lambda: 204 in receiver.answered, what="the webhook POST", timeout=30)
     delivered = receiver.requests[receiver.answered.index(204)]
     assert receiver.answered[0] == 503
     assert delivered.headers["webhook-id"] == receiver.requests[0].headers["webhook-id"]
@@ -116,13 +141,18 @@ def test_a_publication_travels_from_publish_to_a_verified_delivery(
     ]
     delivery_url = f"{api}/inbox/{inbox['results'][0]['id']}/"
     detail = wait_for(
-        lambda: (d := requests.get(delivery_url, headers=token_for(alpine_admin), timeout=10).json())
-        and d["verification"] != "pending" and d,
+        lambda: (
+            (d := requests.get(delivery_url, headers=token_for(alpine_admin), timeout=10).json())
+            and d["verification"] != "pending"
+            and d
+        ),
         what="the recipient's verification",
     )
     assert detail["verification"] == "verified", detail["verification_report"]
     assert detail["items"][0]["receipt"] == receipt
 
     # An organisation outside the trust group got nothing and cannot open the delivery.
-    assert requests.get(f"{api}/inbox/", headers=token_for(charlie), timeout=10).json()["count"] == 0
+    assert (
+        requests.get(f"{api}/inbox/", headers=token_for(charlie), timeout=10).json()["count"] == 0
+    )
     assert requests.get(delivery_url, headers=token_for(charlie), timeout=10).status_code == 404

@@ -24,7 +24,9 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 receiver.requests.append(
-                    Received({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                    Received(
+                        {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
+                    )
                 )
                 status = 503 if len(receiver.requests) <= receiver.fail_first else 204
                 receiver.answered.append(status)

@@ -6,104 +6,195 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='LogHead',
+            name="LogHead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('size', models.BigIntegerField(default=0)),
-                ('root', models.BinaryField(max_length=32)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("size", models.BigIntegerField(default=0)),
+                ("root", models.BinaryField(max_length=32)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='SigningKey',
+            name="SigningKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('owner', models.CharField(db_index=True, max_length=100)),
-                ('key_id', models.CharField(max_length=64, unique=True)),
-                ('public_key', models.BinaryField(max_length=32)),
-                ('encrypted_private_key', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("owner", models.CharField(db_index=True, max_length=100)),
+                ("key_id", models.CharField(max_length=64, unique=True)),
+                ("public_key", models.BinaryField(max_length=32)),
+                ("encrypted_private_key", models.TextField()),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Checkpoint',
+            name="Checkpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tree_size', models.BigIntegerField()),
-                ('root', models.BinaryField(max_length=32)),
-                ('state', models.CharField(choices=[('submitted', 'Submitted'), ('confirmed', 'Confirmed'), ('failed', 'Failed')], max_length=10)),
-                ('chain_id', models.BigIntegerField()),
-                ('contract', models.CharField(max_length=42)),
-                ('sender', models.CharField(max_length=42)),
-                ('nonce', models.BigIntegerField()),
-                ('transaction_hash', models.CharField(max_length=66, unique=True)),
-                ('raw_transaction', models.BinaryField()),
-                ('block_number', models.BigIntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tree_size", models.BigIntegerField()),
+                ("root", models.BinaryField(max_length=32)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Submitted"),
+                            ("confirmed", "Confirmed"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("chain_id", models.BigIntegerField()),
+                ("contract", models.CharField(max_length=42)),
+                ("sender", models.CharField(max_length=42)),
+                ("nonce", models.BigIntegerField()),
+                ("transaction_hash", models.CharField(max_length=66, unique=True)),
+                ("raw_transaction", models.BinaryField()),
+                ("block_number", models.BigIntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-tree_size'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('state', 'confirmed')), fields=('tree_size',), name='one_confirmed_checkpoint_per_size')],
+                "ordering": ["-tree_size"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("state", "confirmed")),
+                        fields=("tree_size",),
+                        name="one_confirmed_checkpoint_per_size",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Deployment',
+            name="Deployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chain_id', models.BigIntegerField()),
-                ('address', models.CharField(max_length=42)),
-                ('transaction_hash', models.CharField(max_length=66)),
-                ('block_number', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("chain_id", models.BigIntegerField()),
+                ("address", models.CharField(max_length=42)),
+                ("transaction_hash", models.CharField(max_length=66)),
+                ("block_number", models.BigIntegerField()),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('chain_id', 'address'), name='one_deployment_per_address')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("chain_id", "address"), name="one_deployment_per_address"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MerkleNode',
+            name="MerkleNode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.PositiveSmallIntegerField()),
-                ('index', models.BigIntegerField()),
-                ('hash', models.BinaryField(max_length=32)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("level", models.PositiveSmallIntegerField()),
+                ("index", models.BigIntegerField()),
+                ("hash", models.BinaryField(max_length=32)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('level', 'index'), name='merkle_node_position')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("level", "index"), name="merkle_node_position")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Entry',
+            name="Entry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(max_length=200)),
-                ('canonical_hash', models.BinaryField(max_length=32)),
-                ('salt', models.BinaryField(max_length=32)),
-                ('leaf', models.BinaryField(max_length=32)),
-                ('signature', models.BinaryField(max_length=64)),
-                ('state', models.CharField(choices=[('sealed', 'Sealed'), ('logged', 'Logged'), ('anchored', 'Anchored')], default='sealed', max_length=10)),
-                ('leaf_index', models.BigIntegerField(blank=True, null=True, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('checkpoint', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='ledger.checkpoint')),
-                ('signing_key', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='ledger.signingkey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subject", models.CharField(max_length=200)),
+                ("canonical_hash", models.BinaryField(max_length=32)),
+                ("salt", models.BinaryField(max_length=32)),
+                ("leaf", models.BinaryField(max_length=32)),
+                ("signature", models.BinaryField(max_length=64)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("sealed", "Sealed"),
+                            ("logged", "Logged"),
+                            ("anchored", "Anchored"),
+                        ],
+                        default="sealed",
+                        max_length=10,
+                    ),
+                ),
+                ("leaf_index", models.BigIntegerField(blank=True, null=True, unique=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "checkpoint",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="ledger.checkpoint",
+                    ),
+                ),
+                (
+                    "signing_key",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="ledger.signingkey",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['state', 'id'], name='ledger_entr_state_62012c_idx')],
+                "indexes": [
+                    models.Index(fields=["state", "id"], name="ledger_entr_state_62012c_idx")
+                ],
             },
         ),
     ]

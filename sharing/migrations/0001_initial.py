@@ -2,140 +2,339 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import sharing.models
 from django.conf import settings
 from django.db import migrations, models
 
+import sharing.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('ledger', '0001_initial'),
-        ('portal', '0001_initial'),
+        ("ledger", "0001_initial"),
+        ("portal", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Publication',
+            name="Publication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bundle_id', models.CharField(blank=True, max_length=100)),
-                ('title', models.CharField(max_length=300)),
-                ('distribution', models.CharField(choices=[('organisation', 'Own organisation'), ('trust_groups', 'Chosen trust groups'), ('community', 'Whole community')], max_length=20)),
-                ('tlp', models.CharField(choices=[('clear', 'TLP:CLEAR'), ('green', 'TLP:GREEN'), ('amber', 'TLP:AMBER'), ('amber+strict', 'TLP:AMBER+STRICT'), ('red', 'TLP:RED')], max_length=15)),
-                ('state', models.CharField(choices=[('received', 'Received'), ('sealed', 'Sealed'), ('anchored', 'Anchored'), ('delivered', 'Delivered')], default='received', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('state_changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='publications', to='portal.organisation')),
-                ('trust_groups', models.ManyToManyField(blank=True, related_name='publications', to='portal.trustgroup')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("bundle_id", models.CharField(blank=True, max_length=100)),
+                ("title", models.CharField(max_length=300)),
+                (
+                    "distribution",
+                    models.CharField(
+                        choices=[
+                            ("organisation", "Own organisation"),
+                            ("trust_groups", "Chosen trust groups"),
+                            ("community", "Whole community"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "tlp",
+                    models.CharField(
+                        choices=[
+                            ("clear", "TLP:CLEAR"),
+                            ("green", "TLP:GREEN"),
+                            ("amber", "TLP:AMBER"),
+                            ("amber+strict", "TLP:AMBER+STRICT"),
+                            ("red", "TLP:RED"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("sealed", "Sealed"),
+                            ("anchored", "Anchored"),
+                            ("delivered", "Delivered"),
+                        ],
+                        default="received",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("state_changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="publications",
+                        to="portal.organisation",
+                    ),
+                ),
+                (
+                    "trust_groups",
+                    models.ManyToManyField(
+                        blank=True, related_name="publications", to="portal.trustgroup"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('verification', models.CharField(choices=[('pending', 'Not yet verified'), ('verified', 'Verified against the chain'), ('failed', 'Verification failed')], default='pending', max_length=10)),
-                ('verified_at', models.DateTimeField(blank=True, null=True)),
-                ('verification_report', models.JSONField(blank=True, default=list)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='portal.organisation')),
-                ('publication', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='sharing.publication')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "verification",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Not yet verified"),
+                            ("verified", "Verified against the chain"),
+                            ("failed", "Verification failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("verified_at", models.DateTimeField(blank=True, null=True)),
+                ("verification_report", models.JSONField(blank=True, default=list)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="portal.organisation",
+                    ),
+                ),
+                (
+                    "publication",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="sharing.publication",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PublishedObject',
+            name="PublishedObject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stix_id', models.CharField(max_length=100)),
-                ('stix_type', models.CharField(max_length=100)),
-                ('version', models.CharField(blank=True, max_length=40)),
-                ('body', models.JSONField()),
-                ('receipt', models.JSONField(blank=True, null=True)),
-                ('entry', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='published_object', to='ledger.entry')),
-                ('publication', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='sharing.publication')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("stix_id", models.CharField(max_length=100)),
+                ("stix_type", models.CharField(max_length=100)),
+                ("version", models.CharField(blank=True, max_length=40)),
+                ("body", models.JSONField()),
+                ("receipt", models.JSONField(blank=True, null=True)),
+                (
+                    "entry",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="published_object",
+                        to="ledger.entry",
+                    ),
+                ),
+                (
+                    "publication",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="sharing.publication",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookEndpoint',
+            name="WebhookEndpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=500)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('encrypted_secret', models.TextField()),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_endpoints', to='portal.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("url", models.URLField(max_length=500)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("encrypted_secret", models.TextField()),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_endpoints",
+                        to="portal.organisation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookMessage',
+            name="WebhookMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(default=sharing.models.new_webhook_message_id, max_length=40, unique=True)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('succeeded', 'Delivered'), ('failed', 'Gave up')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('succeeded_at', models.DateTimeField(blank=True, null=True)),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='sharing.webhookendpoint')),
-                ('publication', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sharing.publication')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "message_id",
+                    models.CharField(
+                        default=sharing.models.new_webhook_message_id, max_length=40, unique=True
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("succeeded", "Delivered"),
+                            ("failed", "Gave up"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("succeeded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="sharing.webhookendpoint",
+                    ),
+                ),
+                (
+                    "publication",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="sharing.publication",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookAttempt',
+            name="WebhookAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('status_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('succeeded', models.BooleanField(default=False)),
-                ('error', models.TextField(blank=True)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='sharing.webhookmessage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                ("status_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("succeeded", models.BooleanField(default=False)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="sharing.webhookmessage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['number'],
+                "ordering": ["number"],
             },
         ),
         migrations.AddIndex(
-            model_name='publication',
-            index=models.Index(fields=['state', 'state_changed_at'], name='sharing_pub_state_069662_idx'),
+            model_name="publication",
+            index=models.Index(
+                fields=["state", "state_changed_at"], name="sharing_pub_state_069662_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('publication', 'organisation'), name='one_delivery_per_organisation'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                fields=("publication", "organisation"), name="one_delivery_per_organisation"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='publishedobject',
-            constraint=models.UniqueConstraint(fields=('publication', 'stix_id', 'version'), name='one_version_per_publication'),
+            model_name="publishedobject",
+            constraint=models.UniqueConstraint(
+                fields=("publication", "stix_id", "version"), name="one_version_per_publication"
+            ),
         ),
         migrations.AddIndex(
-            model_name='webhookmessage',
-            index=models.Index(fields=['state', 'next_attempt_at'], name='sharing_web_state_49f1bc_idx'),
+            model_name="webhookmessage",
+            index=models.Index(
+                fields=["state", "next_attempt_at"], name="sharing_web_state_49f1bc_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='webhookmessage',
-            constraint=models.UniqueConstraint(fields=('endpoint', 'publication'), name='one_message_per_endpoint'),
+            model_name="webhookmessage",
+            constraint=models.UniqueConstraint(
+                fields=("endpoint", "publication"), name="one_message_per_endpoint"
+            ),
         ),
     ]

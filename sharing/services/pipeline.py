@@ -67,9 +67,7 @@ def advance_anchored_publications() -> list[int]:
     """Mark sealed publications whose objects are all anchored, and start their delivery."""
     from sharing import tasks
 
-    not_anchored = Q(items__entry__isnull=True) | ~Q(
-        items__entry__state=EntryState.ANCHORED
-    )
+    not_anchored = Q(items__entry__isnull=True) | ~Q(items__entry__state=EntryState.ANCHORED)
     ready = list(
         Publication.objects.filter(state=PublicationState.SEALED)
         .exclude(not_anchored)

@@ -24,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from ledger.signing import decrypt_private_key, encrypt_private_key
+from ledger.signing import decrypt_secret, encrypt_secret
 from portal import permissions
 from portal.models import User
 from sharing.models import (
@@ -38,6 +38,7 @@ from sharing.models import (
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "publication.delivered"
+SECRET_INFO = b"cti-portal:webhook-secret-encryption:v1"
 
 
 class DeliveryError(Exception):
@@ -70,7 +71,9 @@ def register_endpoint(
         organisation=acting_user.organisation,
         url=url,
         description=description[:200],
-        encrypted_secret=encrypt_private_key(secret.encode(), secret=settings.ENCRYPTION_SECRET),
+        encrypted_secret=encrypt_secret(
+            secret.encode(), secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO
+        ),
         created_by=acting_user,
     )
     return endpoint, secret
@@ -85,7 +88,8 @@ def remove_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
 
 
 def endpoint_secret(endpoint: WebhookEndpoint) -> str:
-    return decrypt_private_key(endpoint.encrypted_secret, secret=settings.ENCRYPTION_SECRET).decode()
+    token = endpoint.encrypted_secret
+    return decrypt_secret(token, secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO).decode()
 
 
 def check_target_url(url: str) -> None:
@@ -133,8 +137,7 @@ def payload_for(publication: Publication) -> dict[str, Any]:
                 },
             },
             "items": [
-                {"object": obj.body, "receipt": obj.receipt}
-                for obj in publication.items.all()
+                {"object": obj.body, "receipt": obj.receipt} for obj in publication.items.all()
             ],
         },
     }

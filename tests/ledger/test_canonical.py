@@ -104,7 +104,11 @@ def test_it_orders_keys_by_utf16_code_units() -> None:
 def test_it_ignores_key_order_and_whitespace_of_the_input() -> None:
     first = json.loads('{"b": [1, 2.0, {"y": null, "x": true}], "a": "\\u00e9"}')
     second = {"a": "é", "b": [1, 2, {"x": True, "y": None}]}
-    assert canonicalize(first) == canonicalize(second) == '{"a":"é","b":[1,2,{"x":true,"y":null}]}'.encode()
+    assert (
+        canonicalize(first)
+        == canonicalize(second)
+        == '{"a":"é","b":[1,2,{"x":true,"y":null}]}'.encode()
+    )
 
 
 def test_it_accepts_the_largest_safe_integer() -> None:
@@ -175,6 +179,4 @@ def test_salts_are_fresh_32_byte_values() -> None:
 
 
 def test_sha256_is_sha256() -> None:
-    assert sha256(b"").hex() == (
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    )
+    assert sha256(b"").hex() == ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

@@ -163,9 +163,7 @@ def test_it_reproduces_the_certificate_transparency_roots() -> None:
 
 
 @pytest.mark.parametrize(("index", "size"), CT_INCLUSION)
-def test_it_reproduces_the_certificate_transparency_inclusion_proofs(
-    index: int, size: int
-) -> None:
+def test_it_reproduces_the_certificate_transparency_inclusion_proofs(index: int, size: int) -> None:
     store = _build(CT_LEAVES)
     proof = inclusion_proof(index, size, store)
     assert [node.hex() for node in proof] == CT_INCLUSION[(index, size)]

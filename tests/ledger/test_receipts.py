@@ -64,7 +64,7 @@ def seal_in_log(obj: dict[str, Any] = INDICATOR, *, position: int = 2, size: int
     root_hash = root(size, store)
     receipt = build_receipt(
         subject=f"{obj['id']}@{obj['modified']}",
-        canonical=canonical,
+        canonical_hash=sha256(canonical),
         salt=salt,
         leaf=leaf,
         signature=sign(private_key, leaf),
@@ -105,7 +105,9 @@ def test_a_receipt_has_the_documented_shape() -> None:
     ]
     assert doc["type"] == RECEIPT_TYPE == "cti-portal-receipt"
     assert doc["version"] == RECEIPT_VERSION == 1
-    assert doc["subject"] == "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f@2026-01-01T00:00:00.000Z"
+    assert (
+        doc["subject"] == "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f@2026-01-01T00:00:00.000Z"
+    )
     assert doc["canonicalization"] == "RFC8785"
     assert doc["hash_algorithm"] == "SHA-256"
     assert doc["canonical_hash"] == sha256(canonicalize(INDICATOR)).hex()
@@ -251,7 +253,7 @@ def test_building_refuses_malformed_parts() -> None:
     with pytest.raises(ReceiptFormatError, match="salt must be 32 bytes"):
         build_receipt(
             subject="x",
-            canonical=canonicalize(INDICATOR),
+            canonical_hash=sha256(canonicalize(INDICATOR)),
             salt=receipt.salt[:16],
             leaf=receipt.leaf,
             signature=receipt.signature,

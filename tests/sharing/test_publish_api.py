@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 def post(client: Client, headers: dict, body: bytes | dict, content_type="application/json"):
     data = body if isinstance(body, bytes) else json.dumps(body)
     return client.post(
-        "/api/publications/", data=data, content_type=content_type,
+        "/api/publications/",
+        data=data,
+        content_type=content_type,
         headers=headers,
     )
 
@@ -31,7 +33,9 @@ def assert_nothing_stored():
     assert Entry.objects.count() == 0
 
 
-def test_it_accepts_a_valid_bundle(client, publisher, token_for, django_capture_on_commit_callbacks):
+def test_it_accepts_a_valid_bundle(
+    client, publisher, token_for, django_capture_on_commit_callbacks
+):
     bundle = stix_samples.bundle()
     with django_capture_on_commit_callbacks() as callbacks:
         response = post(client, token_for(publisher), envelope(bundle))
@@ -155,9 +159,7 @@ def test_a_revoked_token_gets_401(client, publisher):
     assert_nothing_stored()
 
 
-def test_publications_are_listed_only_to_their_organisation(
-    client, publisher, charlie, token_for
-):
+def test_publications_are_listed_only_to_their_organisation(client, publisher, charlie, token_for):
     post(client, token_for(publisher), envelope(stix_samples.bundle()))
     publication = Publication.objects.get()
     own = client.get("/api/publications/", headers=token_for(publisher)).json()

@@ -1,0 +1,155 @@
+"""The pipeline's services called one by one, against a real anvil node (no worker needed)."""
+
+from unittest import mock
+
+import pytest
+
+from ledger import services as ledger_services
+from ledger.models import Checkpoint, Entry, EntryState, LogHead
+from ledger.verify import verify_item
+from sharing.models import Delivery, Publication, PublicationState, WebhookMessage
+from sharing.services import pipeline, publishing
+from tests import stix_samples
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(user, bundle=None, **fields):
+    options = {"distribution": "trust_groups", "tlp": "amber", **fields}
+    if options["distribution"] == "trust_groups" and "trust_group_ids" not in options:
+        options["trust_group_ids"] = [g.id for g in user.organisation.trust_groups.all()]
+    with mock.patch("sharing.tasks.seal_publication.delay"):
+        return publishing.publish_bundle(
+            acting_user=user, bundle=bundle or stix_samples.bundle(), **options
+        )
+
+
+def run_pipeline(publication: Publication) -> Publication:
+    with (
+        mock.patch("ledger.tasks.anchor.delay"),
+        mock.patch("sharing.tasks.deliver_publication.delay"),
+        mock.patch("sharing.tasks.send_webhook.delay"),
+        mock.patch("sharing.tasks.verify_delivery.delay"),
+    ):
+        assert pipeline.seal_publication(publication_id=publication.id)
+        ledger_services.anchor_pending()
+        pipeline.advance_anchored_publications()
+        assert pipeline.deliver_publication(publication_id=publication.id)
+    publication.refresh_from_db()
+    return publication
+
+
+def test_it_seals_anchors_and_delivers_to_the_trust_group(
+    chain, trust_group, publisher, alpine_admin, charlie
+):
+    publication = run_pipeline(publish(publisher))
+
+    assert publication.state == PublicationState.DELIVERED
+    assert set(Entry.objects.values_list("state", flat=True)) == {EntryState.ANCHORED}
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.tree_size == 2 and checkpoint.state == "confirmed"
+    delivered_to = set(Delivery.objects.values_list("organisation__name", flat=True))
+    assert delivered_to == {"Nordgrid Transmission", "Alpine Energy CSIRT"}
+    for obj in publication.items.all():
+        checks = verify_item(obj.body, obj.receipt, chain=ledger_services.chain_client())
+        assert all(c.ok for c in checks), checks
+
+
+def test_verification_of_a_delivery_is_recorded(chain, trust_group, publisher, alpine_admin):
+    publication = run_pipeline(publish(publisher))
+    delivery = Delivery.objects.get(organisation=alpine_admin.organisation)
+    assert pipeline.verify_delivery(delivery_id=delivery.id) == "verified"
+    delivery.refresh_from_db()
+    assert delivery.verified_at is not None
+    assert all(item["ok"] for item in delivery.verification_report)
+
+    # The portal's copy is tampered with after delivery: the recipient's check catches it.
+    obj = publication.items.first()
+    obj.body = {**obj.body, "name": "something else"}
+    obj.save()
+    assert pipeline.verify_delivery(delivery_id=delivery.id) == "failed"
+    delivery.refresh_from_db()
+    failed = [item for item in delivery.verification_report if not item["ok"]]
+    assert failed[0]["failed"][0]["check"] == "canonical_hash"
+
+
+def test_own_organisation_distribution_reaches_only_the_publisher(
+    chain, trust_group, publisher, alpine_admin
+):
+    run_pipeline(publish(publisher, distribution="organisation"))
+    assert list(Delivery.objects.values_list("organisation__name", flat=True)) == [
+        "Nordgrid Transmission"
+    ]
+
+
+def test_community_distribution_reaches_every_organisation(chain, publisher, alpine, outsider):
+    run_pipeline(publish(publisher, distribution="community", tlp="green"))
+    assert Delivery.objects.count() == 3
+
+
+def test_entries_sealed_while_anchoring_go_into_the_next_checkpoint(chain, trust_group, publisher):
+    first = publish(publisher)
+    second = publish(publisher)
+    with mock.patch("ledger.tasks.anchor.delay"):
+        pipeline.seal_publication(publication_id=first.id)
+        pipeline.seal_publication(publication_id=second.id)
+    ledger_services.anchor_pending()
+    # Group commit: both publications' four objects went into one checkpoint.
+    assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [4]
+    third = publish(publisher)
+    with mock.patch("ledger.tasks.anchor.delay"):
+        pipeline.seal_publication(publication_id=third.id)
+    ledger_services.anchor_pending()
+    assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [6, 4]
+    assert LogHead.objects.get().size == 6
+
+
+def test_sealing_twice_is_a_no_op(chain, trust_group, publisher):
+    publication = publish(publisher)
+    with mock.patch("ledger.tasks.anchor.delay"):
+        assert pipeline.seal_publication(publication_id=publication.id)
+        assert not pipeline.seal_publication(publication_id=publication.id)
+    assert Entry.objects.count() == 2
+
+
+def test_a_submitted_checkpoint_left_by_a_crash_is_finished(chain, trust_group, publisher):
+    publication = publish(publisher)
+    with mock.patch("ledger.tasks.anchor.delay"):
+        pipeline.seal_publication(publication_id=publication.id)
+    # The sender dies right after storing its signed transaction, before broadcasting it.
+    with mock.patch("ledger.chain.AnchorChain.send_raw", side_effect=SystemExit):
+        with pytest.raises(SystemExit):
+            ledger_services.anchor_pending()
+    assert Checkpoint.objects.get().state == "submitted"
+    ledger_services._redis().delete(ledger_services.SENDER_LOCK_NAME)  # the lock would expire
+
+    ledger_services.anchor_pending()
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.state == "confirmed" and checkpoint.block_number
+    assert set(Entry.objects.values_list("state", flat=True)) == {EntryState.ANCHORED}
+
+
+def test_the_sweeper_redrives_stuck_publications(chain, trust_group, publisher, settings):
+    settings.SWEEP_STUCK_AFTER_SECONDS = 0
+    publication = publish(publisher)  # its seal task was "lost"
+    with (
+        mock.patch("sharing.tasks.seal_publication.delay") as seal,
+        mock.patch("ledger.tasks.anchor.delay"),
+    ):
+        counts = pipeline.sweep()
+    assert counts["sealing"] == 1
+    seal.assert_called_once_with(publication.id)
+
+
+def test_webhook_messages_are_created_for_recipient_endpoints(
+    chain, trust_group, publisher, alpine_admin, charlie, settings
+):
+    from sharing.services.webhooks import register_endpoint
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    register_endpoint(acting_user=alpine_admin, url="http://127.0.0.1:9/in")
+    register_endpoint(acting_user=charlie, url="http://127.0.0.1:9/other")
+    run_pipeline(publish(publisher))
+    assert list(WebhookMessage.objects.values_list("endpoint__url", flat=True)) == [
+        "http://127.0.0.1:9/in"
+    ]
