@@ -207,6 +207,8 @@ def anchor_pending(*, max_rounds: int = 100) -> list[int]:
     the caller retries.
     """
     confirmed: list[int] = []
+    if not _has_anchoring_work():
+        return confirmed
     lock = _redis().lock(SENDER_LOCK_NAME, timeout=settings.LEDGER_TX_TIMEOUT_SECONDS * 2 + 30)
     while lock.acquire(blocking=False):
         try:
@@ -220,6 +222,13 @@ def anchor_pending(*, max_rounds: int = 100) -> list[int]:
         if not Entry.objects.filter(state=EntryState.SEALED).exists():
             break
     return confirmed
+
+
+def _has_anchoring_work() -> bool:
+    return (
+        Entry.objects.filter(state__in=[EntryState.SEALED, EntryState.LOGGED]).exists()
+        or Checkpoint.objects.filter(state=CheckpointState.SUBMITTED).exists()
+    )
 
 
 def _anchor_rounds(lock: redis.lock.Lock, *, max_rounds: int) -> list[int]:
@@ -237,8 +246,9 @@ def _anchor_rounds(lock: redis.lock.Lock, *, max_rounds: int) -> list[int]:
         checkpoint = _submit_checkpoint(chain)
         if checkpoint is None:
             break
-        if _await_confirmation(chain, checkpoint):
-            confirmed.append(checkpoint.id)
+        if not _await_confirmation(chain, checkpoint):
+            break  # reverted: retrying at once would revert again; the sweeper comes back
+        confirmed.append(checkpoint.id)
     return confirmed
 
 

@@ -42,7 +42,7 @@ log "Migrating the database"
 "$PY" manage.py load_demo
 
 log "Starting the Celery worker and beat (logs in var/log)"
-"$VENV/bin/celery" -A portal worker -l INFO --concurrency 2 > var/log/worker.log 2>&1 &
+"$VENV/bin/celery" -A portal worker -l INFO --concurrency "${WORKER_CONCURRENCY:-4}" > var/log/worker.log 2>&1 &
 pids+=($!)
 "$VENV/bin/celery" -A portal beat -l INFO -s var/celerybeat-schedule > var/log/beat.log 2>&1 &
 pids+=($!)

@@ -107,6 +107,7 @@ class Delivery(models.Model):
     verification = models.CharField(
         max_length=10, choices=VerificationState.choices, default=VerificationState.PENDING
     )
+    verification_requested_at = models.DateTimeField(default=timezone.now)
     verified_at = models.DateTimeField(null=True, blank=True)
     verification_report = models.JSONField(default=list, blank=True)
 

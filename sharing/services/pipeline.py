@@ -151,12 +151,15 @@ def deliver_publication(*, publication_id: int) -> bool:
     return True
 
 
-def verify_delivery(*, delivery_id: int) -> str:
-    """Re-verify a delivered copy against the chain (not the portal's database) and record it.
+def verify_delivery(*, delivery_id: int, again: bool = False) -> str:
+    """Verify a delivered copy against the chain (not the portal's database) and record it.
 
-    Raises ChainError when the node cannot be reached, leaving the delivery pending.
+    A delivery already verified is left alone unless `again`. Raises ChainError when the node
+    cannot be reached, leaving the delivery pending.
     """
     delivery = Delivery.objects.select_related("publication").get(pk=delivery_id)
+    if delivery.verification != VerificationState.PENDING and not again:
+        return delivery.verification
     chain = ledger_services.chain_client()
     chain.chain_id()  # an unreachable node is a reason to retry, not a failed verification
     report = []
@@ -188,51 +191,64 @@ def _move(publication: Publication, state: PublicationState) -> None:
     publication.save(update_fields=["state", "state_changed_at", "delivered_at"])
 
 
+SWEEP_BATCH = 1000
+
+
 def sweep() -> dict[str, int]:
-    """Re-drive every row that stayed too long in a stage. Returns what was re-driven."""
+    """Re-drive every row that stayed too long in a stage. Returns how many per stage.
+
+    A re-driven row is touched, so under a backlog it is fired again only after another
+    SWEEP_STUCK_AFTER_SECONDS, not at every sweep: duplicates stay few, and harmless since
+    every step claims its row by state.
+    """
     from ledger import tasks as ledger_tasks
     from sharing import tasks
 
-    stuck_before = timezone.now() - timedelta(seconds=settings.SWEEP_STUCK_AFTER_SECONDS)
-    counts = {}
-    received = list(
-        Publication.objects.filter(
-            state=PublicationState.RECEIVED, state_changed_at__lt=stuck_before
-        ).values_list("id", flat=True)
-    )
-    for publication_id in received:
-        tasks.seal_publication.delay(publication_id)
-    counts["sealing"] = len(received)
-
-    counts["anchoring"] = int(ledger_selectors.has_unanchored_entries())
+    now = timezone.now()
+    stuck_before = now - timedelta(seconds=settings.SWEEP_STUCK_AFTER_SECONDS)
+    counts = {
+        "sealing": _redrive(
+            Publication.objects.filter(state=PublicationState.RECEIVED),
+            "state_changed_at",
+            stuck_before,
+            tasks.seal_publication,
+        ),
+        "anchoring": int(ledger_selectors.has_unanchored_entries()),
+    }
     if counts["anchoring"]:
         ledger_tasks.anchor.delay()
     with transaction.atomic():
         counts["anchored"] = len(advance_anchored_publications())
-    anchored = list(
-        Publication.objects.filter(
-            state=PublicationState.ANCHORED, state_changed_at__lt=stuck_before
-        ).values_list("id", flat=True)
+    counts["delivering"] = _redrive(
+        Publication.objects.filter(state=PublicationState.ANCHORED),
+        "state_changed_at",
+        stuck_before,
+        tasks.deliver_publication,
     )
-    for publication_id in anchored:
-        tasks.deliver_publication.delay(publication_id)
-    counts["delivering"] = len(anchored)
-
-    due = list(
-        WebhookMessage.objects.filter(
-            state=WebhookMessageState.PENDING, next_attempt_at__lte=timezone.now()
-        ).values_list("id", flat=True)[:1000]
+    counts["webhooks"] = _redrive(
+        WebhookMessage.objects.filter(state=WebhookMessageState.PENDING),
+        "next_attempt_at",
+        stuck_before,
+        tasks.send_webhook,
     )
-    for message_id in due:
-        tasks.send_webhook.delay(message_id)
-    counts["webhooks"] = len(due)
-
-    unverified = list(
-        Delivery.objects.filter(
-            verification=VerificationState.PENDING, created_at__lt=stuck_before
-        ).values_list("id", flat=True)[:1000]
+    counts["verifying"] = _redrive(
+        Delivery.objects.filter(verification=VerificationState.PENDING),
+        "verification_requested_at",
+        stuck_before,
+        tasks.verify_delivery,
     )
-    for delivery_id in unverified:
-        tasks.verify_delivery.delay(delivery_id)
-    counts["verifying"] = len(unverified)
     return counts
+
+
+def _redrive(queryset, field: str, stuck_before, task) -> int:
+    """Fire `task` for rows whose `field` is older than `stuck_before`, touching `field`."""
+    with transaction.atomic():
+        ids = list(
+            queryset.select_for_update(skip_locked=True)
+            .filter(**{f"{field}__lt": stuck_before})
+            .order_by(field)
+            .values_list("id", flat=True)[:SWEEP_BATCH]
+        )
+        queryset.model.objects.filter(id__in=ids).update(**{field: timezone.now()})
+        transaction.on_commit(lambda: [task.delay(row_id) for row_id in ids])
+    return len(ids)

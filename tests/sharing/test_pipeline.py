@@ -67,7 +67,8 @@ def test_verification_of_a_delivery_is_recorded(chain, trust_group, publisher, a
     obj = publication.items.first()
     obj.body = {**obj.body, "name": "something else"}
     obj.save()
-    assert pipeline.verify_delivery(delivery_id=delivery.id) == "failed"
+    assert pipeline.verify_delivery(delivery_id=delivery.id) == "verified"  # already done
+    assert pipeline.verify_delivery(delivery_id=delivery.id, again=True) == "failed"
     delivery.refresh_from_db()
     failed = [item for item in delivery.verification_report if not item["ok"]]
     assert failed[0]["failed"][0]["check"] == "canonical_hash"
@@ -129,15 +130,20 @@ def test_a_submitted_checkpoint_left_by_a_crash_is_finished(chain, trust_group, 
     assert set(Entry.objects.values_list("state", flat=True)) == {EntryState.ANCHORED}
 
 
-def test_the_sweeper_redrives_stuck_publications(chain, trust_group, publisher, settings):
+def test_the_sweeper_redrives_stuck_publications_once_per_period(
+    chain, trust_group, publisher, settings, django_capture_on_commit_callbacks
+):
     settings.SWEEP_STUCK_AFTER_SECONDS = 0
     publication = publish(publisher)  # its seal task was "lost"
     with (
         mock.patch("sharing.tasks.seal_publication.delay") as seal,
         mock.patch("ledger.tasks.anchor.delay"),
+        django_capture_on_commit_callbacks(execute=True),
     ):
         counts = pipeline.sweep()
-    assert counts["sealing"] == 1
+        settings.SWEEP_STUCK_AFTER_SECONDS = 60
+        again = pipeline.sweep()
+    assert counts["sealing"] == 1 and again["sealing"] == 0
     seal.assert_called_once_with(publication.id)
 
 
