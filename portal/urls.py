@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from ledger import api as ledger_api
 from sharing import api as sharing_api
 from sharing import views as sharing_views
 
@@ -19,6 +20,8 @@ api_patterns = [
     path("inbox/<int:pk>/", sharing_api.InboxDetailView.as_view(), name="api-delivery"),
     path("webhooks/", sharing_api.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/", sharing_api.WebhookDetailView.as_view(), name="api-webhook"),
+    path("ledger/checkpoints/", ledger_api.CheckpointListView.as_view(), name="api-checkpoints"),
+    path("ledger/consistency/", ledger_api.ConsistencyProofView.as_view(), name="api-consistency"),
 ]
 
 urlpatterns = [

@@ -159,3 +159,32 @@ def test_webhook_messages_are_created_for_recipient_endpoints(
     assert list(WebhookMessage.objects.values_list("endpoint__url", flat=True)) == [
         "http://127.0.0.1:9/in"
     ]
+
+
+def test_consecutive_checkpoints_prove_the_log_only_grew(
+    chain, trust_group, publisher, client, token_for
+):
+    from ledger.merkle import ProofError, verify_consistency
+
+    run_pipeline(publish(publisher))
+    run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
+    headers = token_for(publisher)
+    checkpoints = client.get("/api/ledger/checkpoints/", headers=headers).json()["results"]
+    assert [c["tree_size"] for c in checkpoints] == [3, 2]
+    # Each root is the one the contract holds on-chain.
+    on_chain = ledger_services.chain_client()
+    for c in checkpoints:
+        assert on_chain.anchored_root(c["tree_size"]).hex() == c["root"]
+
+    answer = client.get("/api/ledger/consistency/?first=2&second=3", headers=headers).json()
+    proof = [bytes.fromhex(node) for node in answer["proof"]]
+    old, new = bytes.fromhex(checkpoints[1]["root"]), bytes.fromhex(checkpoints[0]["root"])
+    verify_consistency(2, 3, old, new, proof)
+    with pytest.raises(ProofError):
+        verify_consistency(2, 3, new, old, proof)
+
+    refused = client.get("/api/ledger/consistency/?first=1&second=3", headers=headers)
+    assert refused.status_code == 400
+    assert "no confirmed checkpoint of size 1" in refused.json()["errors"][0]
+    anonymous = client.get("/api/ledger/checkpoints/")
+    assert anonymous.status_code == 401

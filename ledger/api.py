@@ -1,0 +1,77 @@
+"""Read-only REST views of the log: its checkpoints and the consistency proofs between them.
+
+Checkpoints hold no content (a tree size and a root, both public on-chain), so every member
+may read them: a consumer that kept an earlier checkpoint asks for a consistency proof to the
+latest one and checks, without trusting the portal, that the log only grew (RFC 9162 2.1.4).
+"""
+
+from django.db.models import QuerySet
+from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger import services
+from ledger.models import Checkpoint, CheckpointState
+
+
+class HexField(serializers.Field):
+    def to_representation(self, value: bytes) -> str:
+        return bytes(value).hex()
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    root = HexField()
+
+    class Meta:
+        model = Checkpoint
+        fields = [
+            "tree_size",
+            "root",
+            "chain_id",
+            "contract",
+            "transaction_hash",
+            "block_number",
+            "confirmed_at",
+        ]
+
+
+class CheckpointListView(generics.ListAPIView):
+    """Confirmed checkpoints, largest first."""
+
+    serializer_class = CheckpointSerializer
+
+    def get_queryset(self) -> QuerySet[Checkpoint]:
+        return Checkpoint.objects.filter(state=CheckpointState.CONFIRMED).order_by("-tree_size")
+
+
+class ConsistencyProofView(APIView):
+    """GET ?first=M&second=N: the RFC 9162 consistency proof between two confirmed checkpoints."""
+
+    def get(self, request: Request) -> Response:
+        sizes = []
+        for name in ("first", "second"):
+            try:
+                sizes.append(int(request.query_params[name]))
+            except (KeyError, ValueError):
+                raise ValidationError({name: "an integer tree size is required"}) from None
+        first, second = sizes
+        if not 0 < first <= second:
+            raise ValidationError({"first": "must be positive and at most second"})
+        confirmed = dict(
+            Checkpoint.objects.filter(
+                state=CheckpointState.CONFIRMED, tree_size__in=[first, second]
+            ).values_list("tree_size", "root")
+        )
+        missing = [size for size in (first, second) if size not in confirmed]
+        if missing:
+            raise ValidationError({"errors": [f"no confirmed checkpoint of size {missing[0]}"]})
+        proof = services.consistency_proof(old_size=first, new_size=second)
+        return Response(
+            {
+                "first": {"tree_size": first, "root": bytes(confirmed[first]).hex()},
+                "second": {"tree_size": second, "root": bytes(confirmed[second]).hex()},
+                "proof": [node.hex() for node in proof],
+            }
+        )

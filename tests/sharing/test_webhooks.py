@@ -1,0 +1,340 @@
+"""Outgoing webhooks (sharing/services/webhooks.py) against a receiver on 127.0.0.1.
+
+Each test delivers an anchored publication (run on anvil, as in test_pipeline) to an Alpine
+endpoint and drives send_message by hand; the Celery retry is patched out and observed.
+"""
+
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from sharing.models import Publication, WebhookAttempt, WebhookEndpoint, WebhookMessage
+from sharing.services import webhooks
+from sharing.services.webhooks import (
+    check_target_url,
+    endpoint_secret,
+    register_endpoint,
+    send_message,
+)
+from tests.sharing.test_pipeline import publish, run_pipeline
+from tests.webhook_receiver import WebhookReceiver
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # The members' passwords are never used here: spare the production hasher's seconds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class Delivered:
+    message: WebhookMessage
+    secret: str
+    receiver: WebhookReceiver
+    publication: Publication
+
+
+@pytest.fixture
+def receivers():
+    started: list[WebhookReceiver] = []
+
+    def start(fail_first: int = 0) -> WebhookReceiver:
+        receiver = WebhookReceiver(fail_first=fail_first).start()
+        started.append(receiver)
+        return receiver
+
+    yield start
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def deliver(chain, settings, trust_group, publisher, alpine_admin, receivers):
+    """Register an Alpine endpoint on a fresh receiver, then publish and deliver to it."""
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+
+    def run(fail_first: int = 0) -> Delivered:
+        receiver = receivers(fail_first)
+        endpoint, secret = register_endpoint(acting_user=alpine_admin, url=receiver.url)
+        publication = run_pipeline(publish(publisher))
+        return Delivered(
+            WebhookMessage.objects.get(endpoint=endpoint), secret, receiver, publication
+        )
+
+    return run
+
+
+def send(message: WebhookMessage) -> tuple[str | None, mock.MagicMock]:
+    """One send_message call; returns its result and the patched retry scheduler."""
+    with mock.patch("sharing.tasks.send_webhook.apply_async") as retry:
+        state = send_message(message_id=message.id)
+    message.refresh_from_db()
+    return state, retry
+
+
+def make_due(message: WebhookMessage) -> None:
+    WebhookMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+
+
+def test_a_successful_post_is_signed_per_standard_webhooks(deliver):
+    delivered = deliver()
+    message = delivered.message
+
+    state, retry = send(message)
+
+    assert state == "succeeded" == message.state
+    assert message.succeeded_at is not None and message.attempts == 1
+    retry.assert_not_called()
+    [request] = delivered.receiver.requests
+    assert request.headers["webhook-id"] == message.message_id
+    assert request.headers["content-type"] == "application/json"
+    payload = Webhook(delivered.secret).verify(request.body, request.headers)
+    assert payload["type"] == "publication.delivered"
+    assert payload["data"]["publication"]["id"] == delivered.publication.id
+    items = delivered.publication.items.order_by("id")
+    assert payload["data"]["items"] == [{"object": o.body, "receipt": o.receipt} for o in items]
+    assert all(item["receipt"]["type"] == "cti-portal-receipt" for item in payload["data"]["items"])
+    [attempt] = message.attempt_log.all()
+    assert (attempt.number, attempt.status_code, attempt.succeeded) == (1, 204, True)
+
+
+def test_a_signature_made_with_another_secret_does_not_verify(deliver):
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    delivered = deliver()
+    send(delivered.message)
+    [request] = delivered.receiver.requests
+    other_secret = "whsec_" + "A" * 43 + "="
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other_secret).verify(request.body, request.headers)
+
+
+def test_a_message_gets_one_attempt_row_per_post(deliver):
+    delivered = deliver(fail_first=2)
+    message = delivered.message
+
+    for _ in range(3):
+        send(message)
+        make_due(message)
+
+    assert message.state == "succeeded"
+    assert len(delivered.receiver.requests) == 3 == WebhookAttempt.objects.count()
+    log = list(message.attempt_log.values_list("number", "status_code", "succeeded"))
+    assert log == [(1, 503, False), (2, 503, False), (3, 204, True)]
+    assert "HTTP 503" in message.attempt_log.first().error
+
+
+def test_a_failed_post_stays_pending_and_is_retried_after_the_configured_delay(deliver, settings):
+    settings.WEBHOOK_RETRY_DELAYS = [5, 30]
+    delivered = deliver(fail_first=3)
+    message = delivered.message
+
+    countdowns = []
+    for _ in range(3):
+        before = timezone.now()
+        state, retry = send(message)
+        after = timezone.now()
+        assert state == "pending" == message.state
+        [call] = retry.call_args_list
+        assert call.args == ((message.id,),)
+        countdowns.append(call.kwargs["countdown"])
+        delay = timedelta(seconds=countdowns[-1])
+        assert before + delay <= message.next_attempt_at <= after + delay
+        make_due(message)
+
+    # The delay before attempt 2, then attempt 3; the last value repeats.
+    assert countdowns == [5, 30, 30]
+    assert message.attempts == 3
+
+
+def test_it_gives_up_after_the_maximum_number_of_attempts(deliver, settings):
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    delivered = deliver(fail_first=100)
+    message = delivered.message
+
+    states, retries = [], 0
+    for _ in range(3):
+        state, retry = send(message)
+        states.append(state)
+        retries += retry.call_count
+        make_due(message)
+
+    assert states == ["pending", "pending", "failed"]
+    assert retries == 2  # no retry is scheduled after the last attempt
+    assert send(message)[0] is None  # a failed message is never sent again
+    assert len(delivered.receiver.requests) == 3 == message.attempt_log.count()
+    assert message.state == "failed" and message.succeeded_at is None
+
+
+def test_the_same_message_id_is_reused_across_attempts(deliver):
+    delivered = deliver(fail_first=1)
+    message = delivered.message
+
+    send(message)
+    make_due(message)
+    send(message)
+
+    ids = [request.headers["webhook-id"] for request in delivered.receiver.requests]
+    assert ids == [message.message_id] * 2
+    assert delivered.receiver.answered == [503, 204]
+    retried = delivered.receiver.requests[1]
+    assert Webhook(delivered.secret).verify(retried.body, retried.headers)["type"] == (
+        "publication.delivered"
+    )
+
+
+def test_a_claimed_message_that_is_not_due_is_not_sent_twice(deliver):
+    delivered = deliver(fail_first=1)
+    message = delivered.message
+
+    first, _ = send(message)
+    second, retry = send(message)
+
+    assert (first, second) == ("pending", None)
+    retry.assert_not_called()
+    assert len(delivered.receiver.requests) == 1
+    assert message.attempts == 1 and message.attempt_log.count() == 1
+
+
+def test_a_message_being_sent_cannot_be_claimed_by_another_sender(deliver):
+    delivered = deliver()
+    message = delivered.message
+    post = webhooks._post
+    concurrent: list[str | None] = []
+
+    def post_while_another_sender_tries(claimed: WebhookMessage) -> int:
+        concurrent.append(send_message(message_id=claimed.id))
+        return post(claimed)
+
+    with mock.patch.object(webhooks, "_post", side_effect=post_while_another_sender_tries):
+        state, _ = send(message)
+
+    assert concurrent == [None]
+    assert state == "succeeded"
+    assert len(delivered.receiver.requests) == 1 and message.attempts == 1
+
+
+def test_an_unreachable_endpoint_is_retried(deliver):
+    delivered = deliver()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    WebhookEndpoint.objects.filter(pk=delivered.message.endpoint_id).update(
+        url=f"http://127.0.0.1:{closed_port}/in"
+    )
+
+    state, retry = send(delivered.message)
+
+    assert state == "pending"
+    retry.assert_called_once()
+    attempt = delivered.message.attempt_log.get()
+    assert attempt.status_code is None and not attempt.succeeded
+    assert attempt.error.startswith("request failed")
+
+
+def test_a_target_that_is_no_longer_allowed_fails_at_once(deliver, settings):
+    delivered = deliver()
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+
+    state, retry = send(delivered.message)
+
+    assert state == "failed"
+    retry.assert_not_called()
+    assert delivered.receiver.requests == []
+    assert "non-public address" in delivered.message.attempt_log.get().error
+
+
+# --- Target URLs -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/in",
+        "http://localhost:8080/in",
+        "https://10.0.0.1/in",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/in",
+        "http://192.168.1.20/in",
+        "http://0.0.0.0/in",
+        "http://[::ffff:127.0.0.1]/in",
+        "http://2130706433/in",
+    ],
+)
+def test_it_refuses_private_loopback_and_metadata_targets(settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    with pytest.raises(ValidationError, match="non-public address"):
+        check_target_url(url)
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("ftp://hooks.example.com/in", "http:// or https://"),
+        ("https:///in", "http:// or https://"),
+        ("https://soc:hunter2@hooks.example.com/in", "credentials"),
+        ("http://user@127.0.0.1/in", "credentials"),
+    ],
+)
+def test_it_refuses_other_schemes_and_credentials_even_for_private_targets(
+    settings, allow_private, url, reason
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = allow_private
+    with pytest.raises(ValidationError, match=reason):
+        check_target_url(url)
+
+
+def test_it_accepts_a_public_address(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    check_target_url("https://8.8.8.8/in")
+
+
+def test_it_allows_loopback_when_private_targets_are_allowed(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    check_target_url("http://127.0.0.1:8080/in")
+
+
+def test_a_refused_url_registers_no_endpoint(settings, alice):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    with pytest.raises(ValidationError):
+        register_endpoint(acting_user=alice, url="http://169.254.169.254/")
+    assert WebhookEndpoint.objects.count() == 0
+
+
+# --- Endpoints ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("user", ["bob", "publisher"])
+def test_only_an_organisation_admin_can_register_a_webhook(request, settings, user):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    with pytest.raises(PermissionDenied):
+        register_endpoint(acting_user=request.getfixturevalue(user), url="http://127.0.0.1/in")
+    assert WebhookEndpoint.objects.count() == 0
+
+
+def test_the_secret_is_stored_encrypted(settings, alice):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    endpoint, secret = register_endpoint(acting_user=alice, url="http://127.0.0.1/in")
+    _, other_secret = register_endpoint(acting_user=alice, url="http://127.0.0.1/other")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT encrypted_secret FROM {WebhookEndpoint._meta.db_table} WHERE id = %s",
+            [endpoint.id],
+        )
+        [stored] = cursor.fetchone()
+    assert secret.startswith("whsec_") and secret != other_secret
+    assert secret not in stored
+    assert secret.removeprefix("whsec_") not in stored
+    endpoint.refresh_from_db()
+    assert endpoint_secret(endpoint) == secret
