@@ -1,6 +1,6 @@
 """Ledger writes: signing keys, sealing, the append-only log and anchoring its checkpoints.
 
-Anchoring is a group commit (DESIGN.md, "anchor"): one sender at a time holds a Redis lock,
+Anchoring is a group commit (DESIGN.md, "anchor"): one sender at a time holds a lock,
 appends every sealed entry to the log, commits the log's checkpoint on-chain, waits for it and
 loops while new entries arrived meanwhile. Under low load that is one leaf per transaction;
 under high load thousands. Every step is a row with a state, so a crash at any point is
@@ -9,14 +9,14 @@ resumed by the next call: a submitted transaction is found again by its stored h
 
 import logging
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import redis
-import redis.lock
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -37,6 +37,7 @@ from ledger.models import (
 logger = logging.getLogger(__name__)
 
 SENDER_LOCK_NAME = "cti-portal:ledger:anchor-sender"
+SENDER_LOCK_KEY = 0x637469616E63  # PostgreSQL advisory lock id of the anchor sender
 APPEND_BATCH = 5000
 
 
@@ -198,26 +199,51 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def anchor_pending(*, max_rounds: int = 100) -> list[int]:
-    """Anchor everything sealed so far, as the single sender. Returns confirmed checkpoint ids.
+@contextmanager
+def sender_lock() -> Iterator[bool]:
+    """Try to become the single anchor sender; yields whether this process is it.
 
-    Returns at once with [] when another process holds the sender lock: that sender loops
-    until nothing is left, and looks again after releasing the lock, so it takes these entries
-    too (group commit). Raises ChainError when the node cannot be reached; nothing is lost,
-    the caller retries.
+    On PostgreSQL a session-level advisory lock: the server releases it the moment the holder's
+    connection dies, so a worker killed with -9 blocks nobody. Elsewhere (the embedded SQLite
+    set-up) a Redis lock whose expiry bounds how long a dead holder blocks the others.
     """
-    confirmed: list[int] = []
-    if not _has_anchoring_work():
-        return confirmed
-    lock = _redis().lock(SENDER_LOCK_NAME, timeout=settings.LEDGER_TX_TIMEOUT_SECONDS * 2 + 30)
-    while lock.acquire(blocking=False):
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [SENDER_LOCK_KEY])
+            acquired = cursor.fetchone()[0]
         try:
-            confirmed += _anchor_rounds(lock, max_rounds=max_rounds)
+            yield acquired
         finally:
+            if acquired:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [SENDER_LOCK_KEY])
+        return
+    lock = _redis().lock(SENDER_LOCK_NAME, timeout=settings.LEDGER_TX_TIMEOUT_SECONDS * 2 + 30)
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
             try:
                 lock.release()
             except redis.exceptions.LockError:
                 logger.warning("anchor sender lock expired before release")
+
+
+def anchor_pending(*, max_rounds: int = 100) -> list[int]:
+    """Anchor everything sealed so far, as the single sender. Returns confirmed checkpoint ids.
+
+    Returns at once with [] when another process is the sender: that sender loops until nothing
+    is left, and looks again after letting go of the lock, so it takes these entries too (group
+    commit). Raises ChainError when the node cannot be reached; nothing is lost, the caller
+    retries.
+    """
+    confirmed: list[int] = []
+    while _has_anchoring_work():
+        with sender_lock() as acquired:
+            if not acquired:
+                break
+            confirmed += _anchor_rounds(max_rounds=max_rounds)
         # An entry sealed while we held the lock saw it busy and left the work to us.
         if not Entry.objects.filter(state=EntryState.SEALED).exists():
             break
@@ -231,11 +257,10 @@ def _has_anchoring_work() -> bool:
     )
 
 
-def _anchor_rounds(lock: redis.lock.Lock, *, max_rounds: int) -> list[int]:
+def _anchor_rounds(*, max_rounds: int) -> list[int]:
     confirmed = []
     chain = chain_client()
     for _ in range(max_rounds):
-        lock.reacquire()
         for checkpoint in Checkpoint.objects.filter(state=CheckpointState.SUBMITTED):
             # Left behind by a crash: its signed transaction is stored, so finish it.
             if chain.mined(checkpoint.transaction_hash) is None:

@@ -48,12 +48,9 @@ def celery_queue():
     return f"tests-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, anvil, celery_queue, tmp_path_factory):
-    """A real Celery worker process on the test database, its own queue, and the anvil node."""
+def start_worker(*, queue: str, rpc_url: str, log: Path, beat: bool = False, **env: str):
+    """Start a real Celery worker process on the test database and wait until it is ready."""
     from django.conf import settings
-
-    from portal.celery import app
 
     database = settings.DATABASES["default"]
     if database["ENGINE"] != "django.db.backends.postgresql":
@@ -62,53 +59,63 @@ def celery_worker(django_db_setup, django_db_blocker, anvil, celery_queue, tmp_p
         f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
         f"{database['PORT'] or 5432}/{database['NAME']}"
     )
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {
+    environment = {
         **os.environ,
         "DATABASE_URL": url,
-        "LEDGER_RPC_URL": anvil.url,
+        "LEDGER_RPC_URL": rpc_url,
         "LEDGER_SENDER_KEY": ANVIL_DEV_KEY,
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "WEBHOOK_RETRY_DELAYS": "1,1,2",
-        "CELERY_QUEUE": celery_queue,
+        "CELERY_QUEUE": queue,
+        **env,
     }
-    env.pop("LEDGER_CONTRACT_ADDRESS", None)
-    app.conf.task_default_queue = celery_queue
-    with open(log, "wb") as out:
+    environment.pop("LEDGER_CONTRACT_ADDRESS", None)
+    command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue]
+    command += ["--concurrency", "2", "-l", "INFO", "--without-mingle", "--without-gossip"]
+    if beat:
+        command += ["--beat", "--schedule", str(log.with_suffix(".beat"))]
+    with open(log, "ab") as out:
+        # Its own session: a test can kill the worker and its pool children together.
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-Q",
-                celery_queue,
-                "--concurrency",
-                "2",
-                "-l",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            command,
             cwd=ROOT,
-            env=env,
+            env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
+    while log.read_bytes().count(b"ready.") < _ready_count.get(log, 0) + 1:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
-    yield process
+    _ready_count[log] = _ready_count.get(log, 0) + 1
+    return process
+
+
+_ready_count: dict[Path, int] = {}
+
+
+def stop_worker(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(20)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, anvil, celery_queue, tmp_path_factory):
+    """A real Celery worker process on the test database, its own queue, and the anvil node."""
+    from portal.celery import app
+
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    app.conf.task_default_queue = celery_queue
+    process = start_worker(queue=celery_queue, rpc_url=anvil.url, log=log)
+    yield process
+    stop_worker(process)
     if os.environ.get("SHOW_WORKER_LOG"):
         print(log.read_text())
 

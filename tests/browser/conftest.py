@@ -22,6 +22,12 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # Every test logs members in through the form: a cheap hasher keeps that quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def login(page: Page, live_server, user) -> None:
     """Log `user` in through the login form; their password is "pw-" + email (tests/conftest)."""
     page.goto(f"{live_server.url}/login/")

@@ -122,7 +122,6 @@ def test_a_submitted_checkpoint_left_by_a_crash_is_finished(chain, trust_group, 
         with pytest.raises(SystemExit):
             ledger_services.anchor_pending()
     assert Checkpoint.objects.get().state == "submitted"
-    ledger_services._redis().delete(ledger_services.SENDER_LOCK_NAME)  # the lock would expire
 
     ledger_services.anchor_pending()
     checkpoint = Checkpoint.objects.get()
@@ -188,3 +187,20 @@ def test_consecutive_checkpoints_prove_the_log_only_grew(
     assert "no confirmed checkpoint of size 1" in refused.json()["errors"][0]
     anonymous = client.get("/api/ledger/checkpoints/")
     assert anonymous.status_code == 401
+
+
+def test_only_one_process_is_the_anchor_sender(db):
+    from django.db import connections
+
+    with ledger_services.sender_lock() as first:
+        # Another session (as another worker would have) cannot take the lock meanwhile.
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [ledger_services.SENDER_LOCK_KEY])
+                assert cursor.fetchone()[0] is False
+        finally:
+            other.close()
+    assert first is True
+    with ledger_services.sender_lock() as again:
+        assert again is True
