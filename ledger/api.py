@@ -6,6 +6,8 @@ latest one and checks, without trusting the portal, that the log only grew (RFC 
 """
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -16,6 +18,7 @@ from ledger import services
 from ledger.models import Checkpoint, CheckpointState
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class HexField(serializers.Field):
     def to_representation(self, value: bytes) -> str:
         return bytes(value).hex()
@@ -46,19 +49,39 @@ class CheckpointListView(generics.ListAPIView):
         return Checkpoint.objects.filter(state=CheckpointState.CONFIRMED).order_by("-tree_size")
 
 
+class SizeAndRootSerializer(serializers.Serializer):
+    tree_size = serializers.IntegerField()
+    root = serializers.CharField(help_text="hex")
+
+
+class ConsistencyProofSerializer(serializers.Serializer):
+    first = SizeAndRootSerializer()
+    second = SizeAndRootSerializer()
+    proof = serializers.ListField(child=serializers.CharField(help_text="hex"))
+
+
 class ConsistencyProofView(APIView):
     """GET ?first=M&second=N: the RFC 9162 consistency proof between two confirmed checkpoints."""
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("first", int, required=True, description="older tree size"),
+            OpenApiParameter("second", int, required=True, description="newer tree size"),
+        ],
+        responses=ConsistencyProofSerializer,
+    )
     def get(self, request: Request) -> Response:
         sizes = []
         for name in ("first", "second"):
             try:
                 sizes.append(int(request.query_params[name]))
             except (KeyError, ValueError):
-                raise ValidationError({name: "an integer tree size is required"}) from None
+                raise ValidationError(
+                    {"errors": [f"{name}: an integer tree size is required"]}
+                ) from None
         first, second = sizes
         if not 0 < first <= second:
-            raise ValidationError({"first": "must be positive and at most second"})
+            raise ValidationError({"errors": ["first must be positive and at most second"]})
         confirmed = dict(
             Checkpoint.objects.filter(
                 state=CheckpointState.CONFIRMED, tree_size__in=[first, second]

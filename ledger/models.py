@@ -16,7 +16,7 @@ class SigningKey(models.Model):
     owner = models.CharField(max_length=100, db_index=True)
     key_id = models.CharField(max_length=64, unique=True)
     public_key = models.BinaryField(max_length=32)
-    # AES-GCM under a key derived from settings.SIGNING_KEY_SECRET; see ledger.signing.
+    # AES-GCM under a key derived from settings.ENCRYPTION_SECRET; see ledger.signing.
     encrypted_private_key = models.TextField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     retired_at = models.DateTimeField(null=True, blank=True)

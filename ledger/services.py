@@ -185,11 +185,15 @@ def deploy_anchor_contract_if_needed() -> tuple[Deployment, bool]:
         if chain.has_code(deployment.address):
             return deployment, False
     deployed = chain.deploy(settings.LEDGER_SENDER_KEY)
-    deployment = Deployment.objects.create(
+    # A chain that lost its state gives the same address again to the same sender and nonce.
+    deployment, _ = Deployment.objects.update_or_create(
         chain_id=chain_id,
         address=deployed.address,
-        transaction_hash=deployed.transaction_hash,
-        block_number=deployed.block_number,
+        defaults={
+            "transaction_hash": deployed.transaction_hash,
+            "block_number": deployed.block_number,
+            "created_at": timezone.now(),
+        },
     )
     return deployment, True
 

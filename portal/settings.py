@@ -20,7 +20,7 @@ def env_str(name: str, default: str = "") -> str:
     file_path = os.environ.get(f"{name}_FILE")
     if file_path:
         return Path(file_path).read_text().strip()
-    return os.environ.get(name, default)
+    return os.environ.get(name) or default  # set-but-empty means "use the default"
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -174,6 +174,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Threat-sharing portal API",
     "DESCRIPTION": "Publish STIX 2.1 bundles, read your inbox with receipts, manage webhooks.",
     "VERSION": "1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
 # --- Cache and background work -----------------------------------------------------------
@@ -208,6 +209,8 @@ LEDGER_CONTRACT_ADDRESS = env_str("LEDGER_CONTRACT_ADDRESS")
 # on any real chain. A real deployment must supply its own key.
 _ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 LEDGER_SENDER_KEY = env_str("LEDGER_SENDER_KEY", "" if PRODUCTION else _ANVIL_DEV_KEY)
+if PRODUCTION and (not LEDGER_SENDER_KEY or LEDGER_SENDER_KEY == _ANVIL_DEV_KEY):
+    raise ImproperlyConfigured("LEDGER_SENDER_KEY must be set to a key of your own in production")
 # Blocks on top of the anchoring block before a checkpoint counts (1 = mined; QBFT is final).
 LEDGER_CONFIRMATIONS = env_int("LEDGER_CONFIRMATIONS", 1)
 LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)

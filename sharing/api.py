@@ -2,8 +2,8 @@
 
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, generics, parsers, status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -40,12 +40,11 @@ class LimitedJSONParser(parsers.JSONParser):
         return super().parse(stream, media_type, parser_context)
 
 
-def require_publish_scope(request: Request) -> None:
+def require_write_scope(request: Request) -> None:
+    """A read-only token may read; anything that writes needs a publish-scoped token."""
     token = request.auth
     if token is not None and getattr(token, "scope", TokenScope.PUBLISH) != TokenScope.PUBLISH:
-        raise exceptions.PermissionDenied(
-            "This token is read-only; publishing needs a publish token."
-        )
+        raise exceptions.PermissionDenied("This token is read-only; this needs a publish token.")
 
 
 class PublicationListView(OrganisationScopedMixin, generics.ListAPIView):
@@ -59,7 +58,7 @@ class PublicationListView(OrganisationScopedMixin, generics.ListAPIView):
 
     @extend_schema(request=PublishInputSerializer, responses={202: PublicationSerializer})
     def post(self, request: Request) -> Response:
-        require_publish_scope(request)
+        require_write_scope(request)
         data = PublishInputSerializer(data=request.data)
         if not data.is_valid():
             return Response({"errors": _flatten(data.errors)}, status=status.HTTP_400_BAD_REQUEST)
@@ -118,6 +117,7 @@ class WebhookListView(OrganisationScopedMixin, generics.ListAPIView):
 
     @extend_schema(request=WebhookEndpointSerializer, responses={201: WebhookEndpointSerializer})
     def post(self, request: Request) -> Response:
+        require_write_scope(request)
         data = WebhookEndpointSerializer(data=request.data)
         if not data.is_valid():
             return Response({"errors": _flatten(data.errors)}, status=status.HTTP_400_BAD_REQUEST)
@@ -137,6 +137,7 @@ class WebhookDetailView(OrganisationScopedMixin, generics.RetrieveDestroyAPIView
         return WebhookEndpoint.objects.filter(organisation=organisation)
 
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
+        require_write_scope(self.request)
         webhooks.remove_endpoint(acting_user=self.request.user, endpoint=instance)
 
 
@@ -144,6 +145,7 @@ class HealthView(APIView):
     permission_classes: list = []
     authentication_classes: list = []
 
+    @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField()}))
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
 

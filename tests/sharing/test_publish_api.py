@@ -168,3 +168,17 @@ def test_publications_are_listed_only_to_their_organisation(client, publisher, c
     assert other["results"] == []
     detail = client.get(f"/api/publications/{publication.id}/", headers=token_for(charlie))
     assert detail.status_code == 404
+
+
+def test_a_read_only_token_cannot_manage_webhooks(client, alice, token_for, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    response = client.post(
+        "/api/webhooks/",
+        data={"url": "http://127.0.0.1:9/in"},
+        content_type="application/json",
+        headers=token_for(alice, TokenScope.READ),
+    )
+    assert response.status_code == 403
+    from sharing.models import WebhookEndpoint
+
+    assert WebhookEndpoint.objects.count() == 0
