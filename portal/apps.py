@@ -7,3 +7,4 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from portal import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from portal.audit import admin, signals, tasks  # noqa: F401  (audit trail wiring)

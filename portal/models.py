@@ -137,3 +137,99 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > now
+
+
+class RequestState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class JoinRequest(models.Model):
+    """An organisation asking to join the community; platform admins decide."""
+
+    organisation_name = models.CharField(max_length=200)
+    sector = models.CharField(max_length=20, choices=Sector.choices)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    contact_name = models.CharField(max_length=200)
+    contact_email = models.EmailField()
+    justification = models.TextField(max_length=2000)
+    state = models.CharField(
+        max_length=10, choices=RequestState.choices, default=RequestState.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decision_reason = models.TextField(blank=True)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.organisation_name
+
+
+class Invitation(models.Model):
+    """A single-use, expiring invitation to become a member with a role.
+
+    Only the SHA-256 of the token is stored; the link in the email carries the token.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    role = models.IntegerField(choices=Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.organisation}"
+
+    def is_open(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+class TrustGroupJoinRequest(models.Model):
+    """An organisation admin asking for their organisation to join a trust group."""
+
+    group = models.ForeignKey(TrustGroup, on_delete=models.CASCADE, related_name="join_requests")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    message = models.TextField(max_length=1000, blank=True)
+    state = models.CharField(
+        max_length=10, choices=RequestState.choices, default=RequestState.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "organisation"],
+                condition=models.Q(state="pending"),
+                name="one_pending_trust_group_request",
+            )
+        ]
+
+
+from portal.audit.models import AuditAnchor, AuditEvent  # noqa: E402,F401

@@ -29,3 +29,12 @@ def require(allowed: bool, message: str) -> None:
     """Raise PermissionDenied with `message` unless `allowed`."""
     if not allowed:
         raise PermissionDenied(message)
+
+
+def is_platform_admin(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.is_staff)
+
+
+def can_view_audit(user: User) -> bool:
+    """Org admins see their organisation's audit trail; platform admins see all of it."""
+    return is_platform_admin(user) or can_administer_organisation(user)

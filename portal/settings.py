@@ -149,6 +149,9 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Reverse proxies in front of the portal that append to X-Forwarded-For; the audit trail takes
+# the client address from there (0: no proxy, REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -194,10 +197,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The sweeper re-drives any row stuck in a stage: lost tasks delay work, never lose it.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 15)
 SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
+# How often the audit trail's head is sealed and anchored on-chain (only when it moved).
+AUDIT_ANCHOR_INTERVAL_SECONDS = env_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "sweep-pipeline": {
         "task": "sharing.tasks.sweep",
         "schedule": float(SWEEP_INTERVAL_SECONDS),
+    },
+    "anchor-audit-head": {
+        "task": "portal.audit.tasks.anchor_audit_head",
+        "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
     },
 }
 
@@ -218,6 +227,10 @@ LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)
 LEDGER_CHECKPOINT_LISTENERS = ["sharing.services.pipeline.on_checkpoint_confirmed"]
 # Secrets at rest (signing keys, webhook secrets) are encrypted with a key derived from this.
 ENCRYPTION_SECRET = env_str("ENCRYPTION_SECRET", SECRET_KEY)
+
+# --- Community ---
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
+JOIN_REQUESTS_PER_HOUR = env_int("JOIN_REQUESTS_PER_HOUR", 5)
 
 # --- Sharing -----------------------------------------------------------------------------
 PUBLISH_MAX_BYTES = env_int("PUBLISH_MAX_BYTES", 5 * 1024 * 1024)

@@ -27,14 +27,14 @@ OBJECTS_TEMPLATE_BUG = (
 )
 
 
-def reload_until(page: Page, locator_text: str, *, selector: str, timeout: float = 60.0) -> None:
-    """Reload the page until `selector` shows `locator_text`; fail after `timeout` seconds."""
+def reload_until(page: Page, text: str, *, selector: str, timeout: float = 60.0) -> None:
+    """Reload the page until `selector` shows `text`; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        if locator_text in page.locator(selector).first.inner_text():
+        if text in page.locator(selector).first.inner_text():
             return
         if time.monotonic() > deadline:
-            pytest.fail(f"{selector} never showed {locator_text!r}: {page.content()[-2000:]}")
+            pytest.fail(f"{selector} never showed {text!r}: {page.content()[-2000:]}")
         time.sleep(0.5)
         page.reload()
 

@@ -1,0 +1,36 @@
+from django.urls import path
+
+from portal import views
+
+urlpatterns = [
+    path("join/", views.join, name="join"),
+    path("staff/join-requests/", views.join_request_list, name="join-requests"),
+    path(
+        "staff/join-requests/<int:join_request_id>/",
+        views.join_request_detail,
+        name="join-request",
+    ),
+    path("invitations/<str:token>/", views.accept_invitation, name="accept-invitation"),
+    path("organisation/members/", views.members, name="members"),
+    path("organisation/members/<int:member_id>/role/", views.member_role, name="member-role"),
+    path("organisation/members/<int:member_id>/active/", views.member_active, name="member-active"),
+    path(
+        "organisation/invitations/<int:invitation_id>/revoke/",
+        views.invitation_revoke,
+        name="invitation-revoke",
+    ),
+    path("trust-groups/", views.trust_groups, name="trust-groups"),
+    path("trust-groups/<int:group_id>/", views.trust_group_detail, name="trust-group"),
+    path(
+        "trust-groups/<int:group_id>/request/",
+        views.trust_group_request,
+        name="trust-group-request",
+    ),
+    path(
+        "trust-groups/requests/<int:request_id>/decide/",
+        views.trust_group_request_decide,
+        name="trust-group-request-decide",
+    ),
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
+]

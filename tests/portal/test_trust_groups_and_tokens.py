@@ -1,0 +1,96 @@
+import pytest
+from django.core import mail
+
+from portal.models import ApiToken, TrustGroup, TrustGroupJoinRequest, User
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(db):
+    return User.objects.create_user("ops@portal.example", "pw-ops", is_staff=True)
+
+
+@pytest.fixture(autouse=True)
+def locmem_mail(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def test_platform_admins_create_groups_and_add_organisations(
+    client, staff, alice, django_capture_on_commit_callbacks
+):
+    client.force_login(staff)
+    client.post("/trust-groups/", {"name": "Baltic operators", "description": "TSOs"})
+    group = TrustGroup.objects.get(name="Baltic operators")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/trust-groups/{group.id}/", {"add": "1", "organisation": alice.organisation_id}
+        )
+    assert list(group.members.all()) == [alice.organisation]
+    assert mail.outbox[0].to == [alice.email]  # the affected org admins are told
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/trust-groups/{group.id}/", {"remove": alice.organisation_id})
+    assert not group.members.exists()
+    assert "removed from" in mail.outbox[1].subject
+
+
+def test_org_admins_cannot_manage_groups(client, alice, trust_group):
+    client.force_login(alice)
+    assert client.post("/trust-groups/", {"name": "Mine"}).status_code == 403
+    response = client.post(f"/trust-groups/{trust_group.id}/", {"description": "changed"})
+    assert response.status_code == 403
+    assert not TrustGroup.objects.filter(name="Mine").exists()
+
+
+def test_members_see_their_groups_and_members_only(client, bob, charlie, trust_group):
+    client.force_login(bob)
+    page = client.get(f"/trust-groups/{trust_group.id}/").content.decode()
+    assert "Alpine Energy CSIRT" in page
+    client.force_login(charlie)
+    assert client.get(f"/trust-groups/{trust_group.id}/").status_code == 404
+    assert "Alpine Energy CSIRT" not in client.get("/trust-groups/").content.decode()
+
+
+def test_an_org_admin_asks_to_join_and_a_platform_admin_admits(client, charlie, staff, trust_group):
+    client.force_login(charlie)
+    client.post(f"/trust-groups/{trust_group.id}/request/", {"message": "We are a generator"})
+    client.post(f"/trust-groups/{trust_group.id}/request/", {"message": "again"})
+    join = TrustGroupJoinRequest.objects.get()
+    assert join.organisation == charlie.organisation
+    client.force_login(staff)
+    client.post(f"/trust-groups/requests/{join.id}/decide/", {"decision": "approve"})
+    assert trust_group.members.filter(pk=charlie.organisation_id).exists()
+    join.refresh_from_db()
+    assert join.state == "approved"
+
+
+def test_a_member_creates_a_token_shown_once_and_revokes_it(client, bob):
+    client.force_login(bob)
+    response = client.post("/tokens/", {"name": "siem", "scope": "read", "expires_in_days": 30})
+    secret = response.context["secret"]
+    assert secret.startswith("ctp_")
+    token = ApiToken.objects.get(user=bob)
+    assert token.key_hash != secret and secret not in client.get("/tokens/").content.decode()
+    api = client.get("/api/inbox/", headers={"Authorization": f"Bearer {secret}"})
+    assert api.status_code == 200
+    client.post(f"/tokens/{token.id}/revoke/")
+    client.logout()
+    api = client.get("/api/inbox/", headers={"Authorization": f"Bearer {secret}"})
+    assert api.status_code == 401
+
+
+def test_a_token_of_someone_else_cannot_be_revoked(client, bob, alice):
+    client.force_login(alice)
+    client.post("/tokens/", {"name": "mine", "scope": "read", "expires_in_days": 30})
+    token = ApiToken.objects.get(user=alice)
+    client.force_login(bob)
+    assert client.post(f"/tokens/{token.id}/revoke/").status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_a_token_with_a_bad_expiry_is_refused(client, bob):
+    client.force_login(bob)
+    response = client.post("/tokens/", {"name": "x", "scope": "read", "expires_in_days": 0})
+    assert response.status_code == 400
+    assert not ApiToken.objects.exists()
