@@ -45,6 +45,7 @@ urlpatterns = [
     path("webhooks/", sharing_views.webhook_list, name="webhooks"),
     path("webhooks/<int:endpoint_id>/delete/", sharing_views.webhook_delete, name="webhook-delete"),
     path("", include("portal.community_urls")),
+    path("audit/", include("portal.audit.urls")),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

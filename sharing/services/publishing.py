@@ -5,6 +5,7 @@ from typing import Any
 from django.db import transaction
 
 from portal import permissions
+from portal.audit import services as audit
 from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
 from sharing import stix
@@ -44,6 +45,20 @@ def publish_bundle(
             tlp=tlp,
         )
         publication.trust_groups.set(groups)
+        audit.record(
+            action="publication_created",
+            actor=acting_user,
+            organisation=publication.organisation,
+            target=f"publication:{publication.pk}",
+            detail={
+                "title": publication.title,
+                "bundle_id": publication.bundle_id,
+                "distribution": distribution,
+                "tlp": tlp,
+                "trust_groups": [group.pk for group in groups],
+                "objects": len(parsed.objects),
+            },
+        )
         PublishedObject.objects.bulk_create(
             [
                 PublishedObject(

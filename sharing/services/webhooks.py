@@ -26,6 +26,7 @@ from standardwebhooks import Webhook
 
 from ledger.signing import decrypt_secret, encrypt_secret
 from portal import permissions
+from portal.audit import services as audit
 from portal.models import User
 from sharing.models import (
     Publication,
@@ -67,15 +68,23 @@ def register_endpoint(
     )
     check_target_url(url)
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    endpoint = WebhookEndpoint.objects.create(
-        organisation=acting_user.organisation,
-        url=url,
-        description=description[:200],
-        encrypted_secret=encrypt_secret(
-            secret.encode(), secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO
-        ),
-        created_by=acting_user,
-    )
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            organisation=acting_user.organisation,
+            url=url,
+            description=description[:200],
+            encrypted_secret=encrypt_secret(
+                secret.encode(), secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO
+            ),
+            created_by=acting_user,
+        )
+        audit.record(
+            action="webhook_registered",
+            actor=acting_user,
+            organisation=endpoint.organisation,
+            target=f"webhook:{endpoint.pk}",
+            detail={"url": url},
+        )
     return endpoint, secret
 
 
@@ -84,7 +93,15 @@ def remove_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
         permissions.can_administer_organisation(acting_user),
         "Only organisation admins may manage webhooks.",
     )
-    endpoint.delete()
+    with transaction.atomic():
+        audit.record(
+            action="webhook_removed",
+            actor=acting_user,
+            organisation=endpoint.organisation,
+            target=f"webhook:{endpoint.pk}",
+            detail={"url": endpoint.url},
+        )
+        endpoint.delete()
 
 
 def endpoint_secret(endpoint: WebhookEndpoint) -> str:

@@ -1,0 +1,6 @@
+"""Settings for the test suite: the real settings, with a fast password hasher (hashing cost
+is not what the tests measure)."""
+
+from portal.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,234 @@
+"""The permission matrix, generated: every URL pattern of the portal, each asked by the owning
+organisation's admin, publisher and reader, by a user of another organisation, by a platform
+admin and by an anonymous visitor. A route nobody classified fails the test, so a new route
+cannot ship without saying who may use it. docs/permissions.md is the same matrix in prose."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from portal.models import TrustGroup, TrustGroupJoinRequest, User
+from portal.services import create_api_token
+from sharing.models import Delivery, Publication, PublishedObject, WebhookEndpoint
+
+ACTORS = ["anonymous", "outsider", "staff", "reader", "publisher", "admin"]
+LOGIN = "login"  # a redirect to the login page
+DONE = "done"  # a redirect after a successful action
+
+# Namespaces and name prefixes whose access control is the library's own (Django admin,
+# django-allauth); their entry points are tested in test_login*.py and below.
+DELEGATED_PREFIXES = ("admin:", "account_", "mfa_", "usersessions_")
+
+
+@dataclass
+class Rule:
+    expect: dict[str, int | str]
+    method: str = "get"
+    kwargs: Callable[[dict], dict] = lambda objects: {}
+    data: dict = field(default_factory=dict)
+    api: bool = False
+    query: str = ""
+
+
+def web(anonymous=LOGIN, **expect) -> dict:
+    return {"anonymous": anonymous, **expect}
+
+
+def api(**expect) -> dict:
+    return {"anonymous": 401, **expect}
+
+
+ALL_MEMBERS = {"outsider": 200, "staff": 200, "reader": 200, "publisher": 200, "admin": 200}
+OWN_ORGANISATION = {"outsider": 200, "staff": 404, "reader": 200, "publisher": 200, "admin": 200}
+OWNER_ONLY = {"outsider": 404, "staff": 404, "reader": 200, "publisher": 200, "admin": 200}
+OWNER_ADMIN_ACTION = {"outsider": 404, "staff": 404, "reader": 403, "publisher": 403, "admin": DONE}
+STAFF_ONLY = {"outsider": 403, "staff": 200, "reader": 403, "publisher": 403, "admin": 403}
+AUDIT = {"outsider": 200, "staff": 200, "reader": 403, "publisher": 403, "admin": 200}
+
+ROUTES: dict[str, Rule] = {
+    # Public pages
+    "join": Rule(web(anonymous=200, **ALL_MEMBERS)),
+    "accept-invitation": Rule(
+        web(anonymous=200, **ALL_MEMBERS), kwargs=lambda o: {"token": o["invitation_token"]}
+    ),
+    "login": Rule(web(anonymous=200, **ALL_MEMBERS)),
+    "logout": Rule(web(anonymous=LOGIN, **dict.fromkeys(ALL_MEMBERS, LOGIN)), method="post"),
+    # Member pages, each showing the member's own organisation
+    "home": Rule(web(**ALL_MEMBERS)),
+    "publish": Rule(web(**{**OWN_ORGANISATION, "staff": 403, "reader": 403})),
+    "publications": Rule(web(**OWN_ORGANISATION)),
+    "inbox": Rule(web(**OWN_ORGANISATION)),
+    "webhooks": Rule(web(**OWN_ORGANISATION)),
+    "members": Rule(web(**OWN_ORGANISATION)),
+    "trust-groups": Rule(web(**ALL_MEMBERS)),
+    "tokens": Rule(web(**ALL_MEMBERS)),
+    "audit": Rule(web(**AUDIT)),
+    "audit-export": Rule(web(**AUDIT)),
+    # Rows of the owning organisation
+    "publication-detail": Rule(
+        web(**OWNER_ONLY), kwargs=lambda o: {"publication_id": o["publication"].id}
+    ),
+    "delivery-detail": Rule(web(**OWNER_ONLY), kwargs=lambda o: {"delivery_id": o["delivery"].id}),
+    "receipt": Rule(
+        web(**OWNER_ONLY),
+        kwargs=lambda o: {"delivery_id": o["delivery"].id, "object_id": o["item"].id},
+    ),
+    "webhook-delete": Rule(
+        web(**OWNER_ADMIN_ACTION), method="post", kwargs=lambda o: {"endpoint_id": o["webhook"].id}
+    ),
+    "member-role": Rule(
+        web(**OWNER_ADMIN_ACTION),
+        method="post",
+        kwargs=lambda o: {"member_id": o["bob"].id},
+        data={"role": 20},
+    ),
+    "member-active": Rule(
+        web(**OWNER_ADMIN_ACTION),
+        method="post",
+        kwargs=lambda o: {"member_id": o["bob"].id},
+        data={"active": "0"},
+    ),
+    "invitation-revoke": Rule(
+        web(**OWNER_ADMIN_ACTION),
+        method="post",
+        kwargs=lambda o: {"invitation_id": o["invitation"].id},
+    ),
+    "trust-group": Rule(
+        web(**{**OWNER_ONLY, "staff": 200}), kwargs=lambda o: {"group_id": o["group"].id}
+    ),
+    "trust-group-request": Rule(
+        web(outsider=DONE, staff=403, reader=403, publisher=403, admin=DONE),
+        method="post",
+        kwargs=lambda o: {"group_id": o["other_group"].id},
+    ),
+    "token-revoke": Rule(
+        web(outsider=404, staff=404, reader=404, publisher=404, admin=DONE),
+        method="post",
+        kwargs=lambda o: {"token_id": o["token"].id},
+    ),
+    # Platform admins only
+    "join-requests": Rule(web(**STAFF_ONLY)),
+    "join-request": Rule(
+        web(**{**dict.fromkeys(STAFF_ONLY, 404), "staff": 200}),
+        kwargs=lambda o: {"join_request_id": o["join_request"].id},
+    ),
+    "trust-group-request-decide": Rule(
+        web(**{**STAFF_ONLY, "staff": DONE}),
+        method="post",
+        kwargs=lambda o: {"request_id": o["group_request"].id},
+        data={"decision": "approve"},
+    ),
+    # REST API
+    "api-health": Rule({"anonymous": 200, **ALL_MEMBERS}, api=True),
+    "api-schema": Rule(api(**ALL_MEMBERS), api=True),
+    "api-publications": Rule(api(**OWN_ORGANISATION), api=True),
+    "api-publication": Rule(
+        api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["publication"].id}
+    ),
+    "api-inbox": Rule(api(**OWN_ORGANISATION), api=True),
+    "api-delivery": Rule(api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["delivery"].id}),
+    "api-webhooks": Rule(api(**OWN_ORGANISATION), api=True),
+    "api-webhook": Rule(api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["webhook"].id}),
+    "api-checkpoints": Rule(api(**ALL_MEMBERS), api=True),
+    "api-consistency": Rule(
+        api(**dict.fromkeys(ALL_MEMBERS, 400)), api=True, query="?first=1&second=2"
+    ),
+}
+
+
+def route_names() -> list[str]:
+    def walk(patterns, namespace=None):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern):
+                yield f"{namespace}:{pattern.name}" if namespace else str(pattern.name)
+
+    return sorted(set(walk(get_resolver().url_patterns)))
+
+
+def test_every_route_is_classified():
+    unclassified = [
+        name
+        for name in route_names()
+        if name not in ROUTES and not name.startswith(DELEGATED_PREFIXES)
+    ]
+    assert unclassified == [], f"classify these routes in ROUTES: {unclassified}"
+    assert set(ROUTES) <= set(route_names()), "ROUTES names a route that no longer exists"
+
+
+@pytest.fixture
+def world(db, nordgrid, alice, publisher, bob, charlie, trust_group):
+    from portal.services import _send_invitation
+
+    staff = User.objects.create_user("ops@portal.example", "pw-ops", is_staff=True)
+    other_group = TrustGroup.objects.create(name="Somewhere else")
+    publication = Publication.objects.create(
+        organisation=nordgrid, author=publisher, title="t", distribution="organisation", tlp="amber"
+    )
+    item = PublishedObject.objects.create(
+        publication=publication, stix_id="indicator--1", stix_type="indicator", body={}, receipt={}
+    )
+    invitation, raw = _send_invitation(
+        organisation=nordgrid, email="new@nordgrid.example", role=10, invited_by=alice
+    )
+    token, _ = create_api_token(user=alice, name="t", scope="read")
+    from portal.models import JoinRequest
+
+    return {
+        "users": {
+            "outsider": charlie,
+            "staff": staff,
+            "reader": bob,
+            "publisher": publisher,
+            "admin": alice,
+        },
+        "publication": publication,
+        "item": item,
+        "delivery": Delivery.objects.create(publication=publication, organisation=nordgrid),
+        "webhook": WebhookEndpoint.objects.create(
+            organisation=nordgrid, url="https://hooks.example/x", encrypted_secret="v1:x"
+        ),
+        "invitation": invitation,
+        "invitation_token": raw,
+        "bob": bob,
+        "group": trust_group,
+        "other_group": other_group,
+        "group_request": TrustGroupJoinRequest.objects.create(
+            group=other_group, organisation=charlie.organisation, requested_by=charlie
+        ),
+        "token": token,
+        "join_request": JoinRequest.objects.create(
+            organisation_name="X",
+            sector="other",
+            country="DE",
+            contact_name="x",
+            contact_email="x@x.example",
+            justification="x" * 30,
+        ),
+    }
+
+
+MATRIX = [(name, actor) for name in ROUTES for actor in ACTORS]
+
+
+@pytest.mark.parametrize("name, actor", MATRIX, ids=[f"{n}-{a}" for n, a in MATRIX])
+def test_the_route_answers_as_the_matrix_says(client, world, name, actor):
+    rule = ROUTES[name]
+    if actor != "anonymous":
+        client.force_login(world["users"][actor])
+    url = reverse(name, kwargs=rule.kwargs(world)) + rule.query
+    response = getattr(client, rule.method)(url, data=rule.data)
+    expected = rule.expect[actor]
+    if expected == LOGIN:
+        assert response.status_code == 302, response.status_code
+        assert (
+            reverse("login") in response["Location"] or "/accounts/login/" in response["Location"]
+        )
+    elif expected == DONE:
+        assert response.status_code == 302, response.status_code
+        assert "login" not in response["Location"]
+    else:
+        assert response.status_code == expected, (response.status_code, response.content[:300])
