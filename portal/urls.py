@@ -1,11 +1,15 @@
+from allauth.account import views as account_views
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from ledger import api as ledger_api
+from portal.auth_adapters import admin_login
 from sharing import api as sharing_api
 from sharing import views as sharing_views
+
+# The admin has no login form of its own: allauth's, with MFA and its rate limits.
+admin.site.login = admin_login
 
 api_patterns = [
     path("health/", sharing_api.HealthView.as_view(), name="api-health"),
@@ -26,8 +30,10 @@ api_patterns = [
 
 urlpatterns = [
     path("", sharing_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # allauth's own login and logout, also at the addresses older links use.
+    path("login/", account_views.login, name="login"),
+    path("logout/", account_views.logout, name="logout"),
+    path("accounts/", include("allauth.urls")),
     path("publish/", sharing_views.publish, name="publish"),
     path("publications/", sharing_views.publication_list, name="publications"),
     path(

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal import permissions, selectors, services
@@ -372,6 +373,7 @@ def trust_group_request_decide(request: HttpRequest, request_id: int) -> HttpRes
 # --- API tokens --------------------------------------------------------------------------
 
 
+@never_cache  # the page may show a new token
 @login_required
 def tokens(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)

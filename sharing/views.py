@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal import permissions
@@ -103,6 +104,7 @@ def receipt(request: HttpRequest, delivery_id: int, object_id: int) -> HttpRespo
     return response
 
 
+@never_cache  # the page may show a signing secret
 @login_required
 def webhook_list(request: HttpRequest) -> HttpResponse:
     can_manage = permissions.can_administer_organisation(request.user)

@@ -157,9 +157,63 @@ def trust_group(db, nordgrid, alpine):
 
 
 def _member(organisation, email, role):
+    """A member whose password is "pw-" + email, with a verified address; publishers and
+    organisation admins also have an authenticator app (see `totp_code`), as the portal
+    requires of them."""
+    from allauth.account.models import EmailAddress
+
+    from portal.models import Role
     from portal.services import create_member
 
-    return create_member(organisation=organisation, email=email, role=role, password="pw-" + email)
+    user = create_member(organisation=organisation, email=email, role=role, password="pw-" + email)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    if role >= Role.PUBLISHER:
+        enrol_totp(user)
+    return user
+
+
+def enrol_totp(user) -> str:
+    """Give `user` an authenticator app (allauth TOTP) with a fresh secret; return the secret."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def totp_code(user, *, periods_ahead: int = 0) -> str:
+    """The current code of `user`'s authenticator app, as their phone would show it.
+
+    allauth accepts each code once, and (with MFA_TOTP_TOLERANCE = 0) only in its own 30 s
+    period: a test entering two codes for one user sets a tolerance and asks for the next
+    period's code.
+    """
+    from allauth.mfa import app_settings
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+    from allauth.mfa.utils import decrypt
+
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    secret = decrypt(authenticator.data["secret"])
+    counter = int(time.time()) // app_settings.TOTP_PERIOD + periods_ahead
+    return format_hotp_value(hotp_value(secret, counter))
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Every test starts with an empty Django cache: allauth's rate-limit counters and used
+    TOTP codes, the join-request throttle and API throttles live in Redis, which outlives each
+    test's database. Only the cache's keys go; the Celery broker's, in the same Redis
+    database, stay."""
+    import redis
+    from django.conf import settings
+    from django.core.cache import cache
+
+    client = redis.from_url(settings.CACHES["default"]["LOCATION"])
+    keys = list(client.scan_iter(match=cache.make_key("*"), count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture
@@ -195,6 +249,20 @@ def charlie(outsider):
     from portal.models import Role
 
     return _member(outsider, "charlie@elsewhere.example", Role.ORG_ADMIN)
+
+
+@pytest.fixture
+def staff(db):
+    """A platform admin (no organisation), password "pw-ops", with a verified address and an
+    authenticator app."""
+    from allauth.account.models import EmailAddress
+
+    from portal.models import User
+
+    user = User.objects.create_user("ops@portal.example", "pw-ops", is_staff=True)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    enrol_totp(user)
+    return user
 
 
 @pytest.fixture

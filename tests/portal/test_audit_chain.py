@@ -2,13 +2,14 @@
 
 import hashlib
 import threading
+from datetime import UTC, datetime
 
 import pytest
 import rfc8785
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError, connection, transaction
 
-from portal.audit.hashing import GENESIS_HASH, format_timestamp
+from portal.audit.hashing import GENESIS_HASH, chain_hash, event_fields, format_timestamp
 from portal.audit.models import AuditEvent, AuditHead
 from portal.audit.services import record, request_ip
 
@@ -164,3 +165,20 @@ def test_the_client_address_honours_the_trusted_proxies(rf, settings):
     settings.TRUSTED_PROXY_COUNT = 3  # fewer addresses than proxies: the header is not theirs
     assert request_ip(request) == "10.0.0.2"
     assert request_ip(None) is None
+
+
+def test_the_documented_example_hashes_as_documented():
+    fields = event_fields(
+        seq=1,
+        created_at=datetime(2025, 1, 31, 9, 15, 0, 123, tzinfo=UTC),
+        action="login",
+        actor_email="alice@nordgrid.example",
+        organisation_id=1,
+        target="user:3",
+        detail={},
+        ip="192.0.2.44",
+    )
+    assert fields["created_at"] == "2025-01-31T09:15:00.000123Z"
+    assert chain_hash(GENESIS_HASH, fields) == (
+        "c143ba8089d680b439b582a7a38ca53bd10c36f89197c4b20131c050a739956a"
+    )

@@ -14,12 +14,7 @@ from portal.audit.hashing import chain_hash
 from portal.audit.models import AuditAnchor, AuditEvent, AuditHead
 from portal.audit.services import record, verify_chain
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="tampering goes around a PostgreSQL trigger"
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -34,7 +29,8 @@ def trail(alice, charlie):
 def tamper(sql: str, params=()) -> None:
     """What someone with write access to the database could do."""
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER portal_auditevent_append_only ON portal_auditevent")
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP TRIGGER portal_auditevent_append_only ON portal_auditevent")
         cursor.execute(sql, params)
 
 
@@ -68,9 +64,7 @@ def test_it_can_count_one_organisation(trail, alice):
 
 def test_an_edited_row_is_named(trail):
     edited = trail[4]
-    tamper(
-        "UPDATE portal_auditevent SET detail = '{\"n\": 99}'::jsonb WHERE seq = %s", [edited.seq]
-    )
+    tamper("UPDATE portal_auditevent SET detail = %s WHERE seq = %s", ['{"n": 99}', edited.seq])
     with pytest.raises(CommandError, match=f"seq {edited.seq}: hash mismatch"):
         verify_audit()
     problems = verify_chain().problems
@@ -82,8 +76,8 @@ def test_an_edited_and_rehashed_row_breaks_the_next_link(trail):
     edited.detail = {"n": 99}
     rehashed = chain_hash(edited.previous_hash, edited.hashed_fields())
     tamper(
-        "UPDATE portal_auditevent SET detail = '{\"n\": 99}'::jsonb, hash = %s WHERE seq = %s",
-        [rehashed, edited.seq],
+        "UPDATE portal_auditevent SET detail = %s, hash = %s WHERE seq = %s",
+        ['{"n": 99}', rehashed, edited.seq],
     )
     problems = verify_chain().problems
     assert [(p.seq, p.kind) for p in problems] == [(edited.seq + 1, "relinked")]
@@ -151,8 +145,8 @@ def test_a_rewritten_chain_differs_from_the_anchored_hash(chain, trail):
     last.detail = {"n": 99}
     rehashed = chain_hash(last.previous_hash, last.hashed_fields())
     tamper(
-        "UPDATE portal_auditevent SET detail = '{\"n\": 99}'::jsonb, hash = %s WHERE seq = %s",
-        [rehashed, last.seq],
+        "UPDATE portal_auditevent SET detail = %s, hash = %s WHERE seq = %s",
+        ['{"n": 99}', rehashed, last.seq],
     )
     AuditHead.objects.update(hash=rehashed)
 

@@ -21,11 +21,6 @@ REQUEST = {
 
 
 @pytest.fixture
-def staff(db):
-    return User.objects.create_user("ops@portal.example", "pw-ops", is_staff=True)
-
-
-@pytest.fixture
 def mailbox(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     return mail.outbox

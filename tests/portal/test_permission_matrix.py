@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from portal.models import TrustGroup, TrustGroupJoinRequest, User
+from portal.models import TrustGroup, TrustGroupJoinRequest
 from portal.services import create_api_token
 from sharing.models import Delivery, Publication, PublishedObject, WebhookEndpoint
 
@@ -53,7 +53,8 @@ ROUTES: dict[str, Rule] = {
     "accept-invitation": Rule(
         web(anonymous=200, **ALL_MEMBERS), kwargs=lambda o: {"token": o["invitation_token"]}
     ),
-    "login": Rule(web(anonymous=200, **ALL_MEMBERS)),
+    # allauth's login page; someone already logged in is sent on to the home page.
+    "login": Rule(web(anonymous=200, **dict.fromkeys(ALL_MEMBERS, DONE))),
     "logout": Rule(web(anonymous=LOGIN, **dict.fromkeys(ALL_MEMBERS, LOGIN)), method="post"),
     # Member pages, each showing the member's own organisation
     "home": Rule(web(**ALL_MEMBERS)),
@@ -160,10 +161,9 @@ def test_every_route_is_classified():
 
 
 @pytest.fixture
-def world(db, nordgrid, alice, publisher, bob, charlie, trust_group):
+def world(db, nordgrid, alice, publisher, bob, charlie, trust_group, staff):
     from portal.services import _send_invitation
 
-    staff = User.objects.create_user("ops@portal.example", "pw-ops", is_staff=True)
     other_group = TrustGroup.objects.create(name="Somewhere else")
     publication = Publication.objects.create(
         organisation=nordgrid, author=publisher, title="t", distribution="organisation", tlp="amber"

@@ -1,14 +1,9 @@
 import pytest
 from django.core import mail
 
-from portal.models import ApiToken, TrustGroup, TrustGroupJoinRequest, User
+from portal.models import ApiToken, TrustGroup, TrustGroupJoinRequest
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(db):
-    return User.objects.create_user("ops@portal.example", "pw-ops", is_staff=True)
 
 
 @pytest.fixture(autouse=True)

@@ -29,12 +29,6 @@ from tests.webhook_receiver import WebhookReceiver
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # The members' passwords are never used here: spare the production hasher's seconds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @dataclass
 class Delivered:
     message: WebhookMessage
