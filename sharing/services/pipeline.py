@@ -39,12 +39,7 @@ def seal_publication(*, publication_id: int) -> bool:
     from ledger import tasks as ledger_tasks
 
     with transaction.atomic():
-        publication = (
-            Publication.objects.select_for_update()
-            .filter(pk=publication_id, state=PublicationState.RECEIVED)
-            .select_related("organisation")
-            .first()
-        )
+        publication = _claim(publication_id, PublicationState.RECEIVED)
         if publication is None:
             return False
         key = ledger_services.active_signing_key(owner=publication.organisation.stix_identity_id)
@@ -105,12 +100,7 @@ def deliver_publication(*, publication_id: int) -> bool:
     from sharing import tasks
 
     with transaction.atomic():
-        publication = (
-            Publication.objects.select_for_update()
-            .filter(pk=publication_id, state=PublicationState.ANCHORED)
-            .select_related("organisation")
-            .first()
-        )
+        publication = _claim(publication_id, PublicationState.ANCHORED)
         if publication is None:
             return False
         objects = list(
@@ -185,6 +175,16 @@ def verify_delivery(*, delivery_id: int, again: bool = False) -> str:
     if not all_ok:
         logger.error("delivery %s failed verification: %s", delivery.pk, report)
     return state
+
+
+def _claim(publication_id: int, state: PublicationState) -> Publication | None:
+    """Lock the publication if it is in `state` (else None: another run got there first)."""
+    return (
+        Publication.objects.select_for_update()
+        .filter(pk=publication_id, state=state)
+        .select_related("organisation")
+        .first()
+    )
 
 
 def _move(publication: Publication, state: PublicationState) -> None:
