@@ -362,14 +362,16 @@ def create_member(
 # --- Trust groups ------------------------------------------------------------------------
 
 
-def _notify_group_change(group: TrustGroup, organisation: Organisation, change: str) -> None:
+def _notify_group_change(group: TrustGroup, organisation: Organisation, summary: str) -> None:
+    """Email the organisation's admins one sentence about a change of a group it is (or was)
+    concerned by."""
     admins = organisation.members.filter(role=Role.ORG_ADMIN, is_active=True)
     recipients = list(admins.values_list("email", flat=True))
     if recipients:
         emails.send(
             to=recipients,
             template="trust_group_changed",
-            context={"group": group, "organisation": organisation, "change": change},
+            context={"group": group, "organisation": organisation, "summary": summary},
         )
 
 
@@ -396,12 +398,15 @@ def update_trust_group(*, acting_user: User, group: TrustGroup, description: str
         permissions.is_platform_admin(acting_user), "Only platform admins manage trust groups."
     )
     TrustGroup.objects.filter(pk=group.pk).update(description=description.strip())
+    group.refresh_from_db()
     _audit(
         action="trust_group_changed",
         actor=acting_user,
         target=f"trust_group:{group.pk}",
         detail={"description": description.strip()},
     )
+    for organisation in group.members.all():
+        _notify_group_change(group, organisation, f"The description of {group} changed.")
 
 
 @transaction.atomic
@@ -425,7 +430,7 @@ def add_to_trust_group(
         target=f"trust_group:{group.pk}",
         detail={"group": group.name, "organisation": organisation.name},
     )
-    _notify_group_change(group, organisation, "added to")
+    _notify_group_change(group, organisation, f"{organisation} was added to {group}.")
 
 
 @transaction.atomic
@@ -445,7 +450,7 @@ def remove_from_trust_group(
         target=f"trust_group:{group.pk}",
         detail={"group": group.name, "organisation": organisation.name},
     )
-    _notify_group_change(group, organisation, "removed from")
+    _notify_group_change(group, organisation, f"{organisation} was removed from {group}.")
 
 
 @transaction.atomic
@@ -493,7 +498,9 @@ def reject_trust_group_request(*, acting_user: User, join: TrustGroupJoinRequest
         target=f"trust_group:{join.group_id}",
         detail={"rejected_request_of": join.organisation.name},
     )
-    _notify_group_change(join.group, join.organisation, "not admitted to")
+    _notify_group_change(
+        join.group, join.organisation, f"{join.organisation} was not admitted to {join.group}."
+    )
 
 
 # --- API tokens --------------------------------------------------------------------------

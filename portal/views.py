@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from allauth.account.internal.flows.login import record_authentication
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -147,6 +148,11 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
             _errors(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            # The password was chosen in this very request: record it as allauth's password
+            # authentication, so enrolling a second factor next does not ask for it again.
+            record_authentication(
+                request, user, method="password", email=user.email, reauthenticated=True
+            )
             messages.success(request, f"Welcome to {invitation.organisation.name}.")
             return redirect("home")
     return render(

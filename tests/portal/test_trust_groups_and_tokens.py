@@ -89,3 +89,16 @@ def test_a_token_with_a_bad_expiry_is_refused(client, bob):
     response = client.post("/tokens/", {"name": "x", "scope": "read", "expires_in_days": 0})
     assert response.status_code == 400
     assert not ApiToken.objects.exists()
+
+
+def test_a_new_description_is_told_to_every_member_organisations_admins(
+    client, staff, alice, alpine_admin, trust_group, django_capture_on_commit_callbacks
+):
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/trust-groups/{trust_group.id}/", {"description": "Grid operators of the EU"})
+    trust_group.refresh_from_db()
+    assert trust_group.description == "Grid operators of the EU"
+    told = sorted(address for message in mail.outbox for address in message.to)
+    assert told == sorted([alice.email, alpine_admin.email])
+    assert "Grid operators of the EU" in mail.outbox[0].body
