@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger import services
-from ledger.models import Checkpoint, CheckpointState
+from ledger.chain import ChainError
+from ledger.models import Checkpoint, CheckpointState, Deployment
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -38,6 +39,34 @@ class CheckpointSerializer(serializers.ModelSerializer):
             "block_number",
             "confirmed_at",
         ]
+
+
+class LedgerInfoSerializer(serializers.Serializer):
+    chain_id = serializers.IntegerField()
+    contract = serializers.CharField()
+    deployed_in_block = serializers.IntegerField()
+    log_size = serializers.IntegerField()
+
+
+class LedgerInfoView(APIView):
+    """Where receipts are anchored: the chain id and the anchor registry's address, to pin with
+    `ledger.verify --contract`; and the log's current size."""
+
+    @extend_schema(responses=LedgerInfoSerializer)
+    def get(self, request: Request) -> Response:
+        try:
+            address = services.contract_address()
+        except ChainError as exc:
+            return Response({"errors": [str(exc)]}, status=503)
+        deployment = Deployment.objects.filter(address=address).first()
+        return Response(
+            {
+                "chain_id": deployment.chain_id if deployment else None,
+                "contract": address,
+                "deployed_in_block": deployment.block_number if deployment else None,
+                "log_size": services.log_head().size,
+            }
+        )
 
 
 class CheckpointListView(generics.ListAPIView):

@@ -4,10 +4,12 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from rest_framework import exceptions, generics, status
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ledger.models import SigningKey
 from portal.models import Organisation
 
 
@@ -45,3 +47,46 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)
+
+
+# --- The directory: what consumers pin to verify receipts without trusting the portal ----
+
+
+class SigningKeySerializer(serializers.Serializer):
+    key_id = serializers.CharField()
+    public_key = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    retired_at = serializers.DateTimeField(allow_null=True)
+
+    def get_public_key(self, key) -> str:
+        return bytes(key.public_key).hex()
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    identity = serializers.CharField(source="stix_identity_id")
+    signing_keys = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Organisation
+        fields = ["name", "sector", "country", "identity", "signing_keys"]
+
+    @extend_schema_field(SigningKeySerializer(many=True))
+    def get_signing_keys(self, organisation: Organisation) -> list[dict]:
+        keys = self.context["keys"].get(organisation.stix_identity_id, [])
+        return SigningKeySerializer(keys, many=True).data
+
+
+class OrganisationDirectoryView(generics.ListAPIView):
+    """Every member organisation with its STIX identity and signing keys (current and retired),
+    so a consumer can pin the key that must have signed a receipt (`ledger.verify --key-id`)."""
+
+    serializer_class = OrganisationSerializer
+
+    def get_queryset(self) -> QuerySet[Organisation]:
+        return Organisation.objects.order_by("name")
+
+    def get_serializer_context(self) -> dict:
+        keys: dict[str, list] = {}
+        for key in SigningKey.objects.order_by("created_at"):
+            keys.setdefault(key.owner, []).append(key)
+        return {**super().get_serializer_context(), "keys": keys}

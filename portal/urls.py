@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from ledger import api as ledger_api
+from portal import api as portal_api
 from portal.auth_adapters import admin_login
 from sharing import api as sharing_api
 from sharing import views as sharing_views
@@ -24,7 +25,11 @@ api_patterns = [
     path("inbox/<int:pk>/", sharing_api.InboxDetailView.as_view(), name="api-delivery"),
     path("webhooks/", sharing_api.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/", sharing_api.WebhookDetailView.as_view(), name="api-webhook"),
+    path("ledger/", ledger_api.LedgerInfoView.as_view(), name="api-ledger"),
     path("ledger/checkpoints/", ledger_api.CheckpointListView.as_view(), name="api-checkpoints"),
+    path(
+        "organisations/", portal_api.OrganisationDirectoryView.as_view(), name="api-organisations"
+    ),
     path("ledger/consistency/", ledger_api.ConsistencyProofView.as_view(), name="api-consistency"),
 ]
 

@@ -13,3 +13,10 @@ def test_the_openapi_schema_generates_without_warnings(tmp_path):
 
 def test_the_schema_is_served_to_members_only(client, db):
     assert client.get("/api/schema/").status_code == 401
+
+
+def test_ledger_info_says_clearly_when_no_contract_is_deployed(client, bob, db):
+    client.force_login(bob)
+    response = client.get("/api/ledger/")
+    assert response.status_code == 503
+    assert "no anchor contract deployed" in response.json()["errors"][0]

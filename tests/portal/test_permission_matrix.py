@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from ledger.models import Deployment
 from portal.models import TrustGroup, TrustGroupJoinRequest
 from portal.services import create_api_token
 from sharing.models import Delivery, Publication, PublishedObject, WebhookEndpoint
@@ -133,6 +134,8 @@ ROUTES: dict[str, Rule] = {
     "api-webhooks": Rule(api(**OWN_ORGANISATION), api=True),
     "api-webhook": Rule(api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["webhook"].id}),
     "api-checkpoints": Rule(api(**ALL_MEMBERS), api=True),
+    "api-ledger": Rule(api(**ALL_MEMBERS), api=True),
+    "api-organisations": Rule(api(**ALL_MEMBERS), api=True),
     "api-consistency": Rule(
         api(**dict.fromkeys(ALL_MEMBERS, 400)), api=True, query="?first=1&second=2"
     ),
@@ -175,6 +178,9 @@ def world(db, nordgrid, alice, publisher, bob, charlie, trust_group, staff):
         organisation=nordgrid, email="new@nordgrid.example", role=10, invited_by=alice
     )
     token, _ = create_api_token(user=alice, name="t", scope="read")
+    Deployment.objects.create(
+        chain_id=31337, address="0x" + "ab" * 20, transaction_hash="0x" + "cd" * 32, block_number=1
+    )
     from portal.models import JoinRequest
 
     return {

@@ -204,3 +204,41 @@ def test_only_one_process_is_the_anchor_sender(db):
     assert first is True
     with ledger_services.sender_lock() as again:
         assert again is True
+
+
+def test_consumers_can_pin_the_signing_key_and_the_contract(
+    chain, trust_group, publisher, alpine_admin, client, token_for, tmp_path
+):
+    """The directory gives the publisher's key id and the ledger info the contract: with both
+    pinned, the verifier accepts the receipt; a wrong pin is refused."""
+    from ledger.verify import verify_item
+
+    publication = run_pipeline(publish(publisher))
+    headers = token_for(alpine_admin)
+    directory = client.get("/api/organisations/", headers=headers).json()["results"]
+    nordgrid = next(o for o in directory if o["name"] == "Nordgrid Transmission")
+    assert nordgrid["identity"] == publisher.organisation.stix_identity_id
+    [key] = nordgrid["signing_keys"]
+    ledger_info = client.get("/api/ledger/", headers=headers).json()
+    assert ledger_info == {
+        "chain_id": 31337,
+        "contract": chain.address,
+        "deployed_in_block": chain.block_number,
+        "log_size": 2,
+    }
+
+    item = publication.items.first()
+    on_chain = ledger_services.chain_client()
+    pinned = verify_item(
+        item.body,
+        item.receipt,
+        chain=on_chain,
+        expected_key_id=key["key_id"],
+        expected_contract=ledger_info["contract"],
+    )
+    assert all(check.ok for check in pinned), pinned
+    other_key = next(o for o in directory if o["name"] == "Alpine Energy CSIRT")["signing_keys"][0]
+    wrong = verify_item(
+        item.body, item.receipt, chain=on_chain, expected_key_id=other_key["key_id"]
+    )
+    assert [c.name for c in wrong if not c.ok] == ["signature"]
