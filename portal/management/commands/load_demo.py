@@ -72,6 +72,7 @@ class Command(BaseCommand):
                 "Publishers, organisation admins and the platform admin set up an authenticator "
                 "app (TOTP) at their first login; readers may."
             )
+            _publish_sample(group)
         logins_file.parent.mkdir(parents=True, exist_ok=True)
         logins_file.write_text("\n".join(lines) + "\n")
         logins_file.chmod(0o600)
@@ -85,4 +86,48 @@ def _verified_address(user: User) -> None:
     """Demo addresses cannot receive mail: count them as verified, as an invitation would."""
     EmailAddress.objects.update_or_create(
         user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
+
+
+def _publish_sample(group: TrustGroup) -> None:
+    """One publication of Alpine Energy CSIRT to the demo trust group, so that the inboxes are
+    not empty: the worker seals, anchors and delivers it once it runs."""
+    from sharing.models import Publication
+    from sharing.services.publishing import publish_bundle
+
+    analyst = User.objects.get(email="analyst@alpine-csirt.example")
+    if Publication.objects.filter(organisation=analyst.organisation).exists():
+        return
+    identity = analyst.organisation.stix_identity_id
+    when = "2026-11-20T07:45:00.000Z"
+    common = {"spec_version": "2.1", "created": when, "modified": when, "created_by_ref": identity}
+    indicator = {
+        "type": "indicator",
+        "id": "indicator--6b8f3c1e-2f4d-4a7e-9c55-0d2a7e41b9a3",
+        "name": "Phishing domain imitating a grid operator's supplier portal",
+        "pattern": "[domain-name:value = 'grid-supplier-portal.example']",
+        "pattern_type": "stix",
+        "valid_from": when,
+        **common,
+    }
+    report = {
+        "type": "report",
+        "id": "report--1d7c9a52-3e8b-4f0a-8b61-5a4c2e9d7f10",
+        "name": "Credential phishing against substation engineers",
+        "description": "Emails lure engineers to a fake supplier portal that harvests VPN "
+        "credentials. Block the domain and reset the credentials of anyone who entered them.",
+        "published": when,
+        "object_refs": [indicator["id"]],
+        **common,
+    }
+    publish_bundle(
+        acting_user=analyst,
+        bundle={
+            "type": "bundle",
+            "id": "bundle--0f3e6a2b-5c1d-4e7f-8a9b-2c4d6e8f0a1b",
+            "objects": [indicator, report],
+        },
+        distribution="trust_groups",
+        tlp="amber",
+        trust_group_ids=[group.id],
     )
