@@ -17,7 +17,9 @@ fi
 PORT="${PORT:-8000}"
 CHAIN_PORT="${CHAIN_PORT:-8545}"
 export LEDGER_RPC_URL="${LEDGER_RPC_URL:-http://127.0.0.1:$CHAIN_PORT}"
-mkdir -p var/chain var/log
+export PORTAL_VAR_DIR="${PORTAL_VAR_DIR:-$ROOT/var}"
+VAR="$PORTAL_VAR_DIR"
+mkdir -p "$VAR/chain" "$VAR/log"
 
 pids=()
 cleanup() {
@@ -29,9 +31,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if ! (exec 3<>/dev/tcp/127.0.0.1/"$CHAIN_PORT") 2>/dev/null; then
-    log "Starting anvil on port $CHAIN_PORT (state in var/chain/state.json)"
+    log "Starting anvil on port $CHAIN_PORT (state in $VAR/chain/state.json)"
     "$ANVIL_BIN" --host 127.0.0.1 --port "$CHAIN_PORT" --chain-id 31337 \
-        --state var/chain/state.json --state-interval 1 > var/log/anvil.log 2>&1 &
+        --state "$VAR/chain/state.json" --state-interval 1 > "$VAR/log/anvil.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$CHAIN_PORT") 2>/dev/null && break; sleep 0.1; done
 fi
@@ -41,14 +43,14 @@ log "Migrating the database"
 "$PY" manage.py deploy_anchor
 "$PY" manage.py load_demo
 
-log "Starting the Celery worker and beat (logs in var/log)"
+log "Starting the Celery worker and beat (logs in $VAR/log)"
 # Workers never run with DEBUG: it records every SQL query, which slows a long-running worker
 # down and grows its memory (about 40% fewer items per second in bench/pipeline.py).
 DEBUG=false "$VENV/bin/celery" -A portal worker -l INFO --concurrency "${WORKER_CONCURRENCY:-4}" \
-    > var/log/worker.log 2>&1 &
+    > "$VAR/log/worker.log" 2>&1 &
 pids+=($!)
-DEBUG=false "$VENV/bin/celery" -A portal beat -l INFO -s var/celerybeat-schedule \
-    > var/log/beat.log 2>&1 &
+DEBUG=false "$VENV/bin/celery" -A portal beat -l INFO -s "$VAR/celerybeat-schedule" \
+    > "$VAR/log/beat.log" 2>&1 &
 pids+=($!)
 
 log "Portal on http://127.0.0.1:$PORT/ (Ctrl-C to stop)"

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ledger import selectors as ledger_selectors
@@ -62,10 +62,12 @@ def advance_anchored_publications() -> list[int]:
     """Mark sealed publications whose objects are all anchored, and start their delivery."""
     from sharing import tasks
 
-    not_anchored = Q(items__entry__isnull=True) | ~Q(items__entry__state=EntryState.ANCHORED)
+    unanchored_items = PublishedObject.objects.filter(publication=OuterRef("pk")).exclude(
+        entry__state=EntryState.ANCHORED
+    )
     ready = list(
         Publication.objects.filter(state=PublicationState.SEALED)
-        .exclude(not_anchored)
+        .filter(~Exists(unanchored_items))
         .values_list("id", flat=True)
     )
     for publication_id in ready:

@@ -242,3 +242,16 @@ def test_consumers_can_pin_the_signing_key_and_the_contract(
         item.body, item.receipt, chain=on_chain, expected_key_id=other_key["key_id"]
     )
     assert [c.name for c in wrong if not c.ok] == ["signature"]
+
+
+def test_a_publication_waits_until_every_object_is_anchored(chain, trust_group, publisher):
+    publication = publish(publisher)
+    with mock.patch("ledger.tasks.anchor.delay"):
+        pipeline.seal_publication(publication_id=publication.id)
+    ledger_services.anchor_pending()
+    first, second = publication.items.select_related("entry")
+    Entry.objects.filter(pk=second.entry.pk).update(state=EntryState.LOGGED)
+    with mock.patch("sharing.tasks.deliver_publication.delay"):
+        assert pipeline.advance_anchored_publications() == []
+        Entry.objects.filter(pk=second.entry.pk).update(state=EntryState.ANCHORED)
+        assert pipeline.advance_anchored_publications() == [publication.id]
