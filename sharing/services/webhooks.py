@@ -11,12 +11,14 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -109,26 +111,57 @@ def endpoint_secret(endpoint: WebhookEndpoint) -> str:
     return decrypt_secret(token, secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO).decode()
 
 
-def check_target_url(url: str) -> None:
-    """Refuse URLs that are not http(s) or that point at private, loopback, link-local or
-    metadata addresses (unless WEBHOOK_ALLOW_PRIVATE_TARGETS allows it)."""
+@dataclass(frozen=True)
+class Target:
+    """Where a webhook POST goes: the address it was checked against, and the names to send."""
+
+    scheme: str
+    hostname: str
+    port: int
+    address: str
+    path: str
+
+    @property
+    def host_header(self) -> str:
+        name = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        default_port = 443 if self.scheme == "https" else 80
+        return name if self.port == default_port else f"{name}:{self.port}"
+
+
+def check_target_url(url: str) -> Target:
+    """Resolve a webhook URL once and refuse it when it is not http(s), carries credentials, or
+    any of its addresses is private, loopback, link-local or a metadata address (unless
+    WEBHOOK_ALLOW_PRIVATE_TARGETS allows it). The POST then connects to the returned address,
+    never resolving the name again, so a DNS answer that changes in between (DNS rebinding)
+    cannot redirect it."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("The webhook URL must be an http:// or https:// URL with a host.")
     if parts.username or parts.password:
         raise ValidationError("The webhook URL must not carry credentials.")
-    if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValidationError("The webhook URL has an invalid port.") from None
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
         raise ValidationError(f"The host {parts.hostname} cannot be resolved.") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise ValidationError(
-                f"The host {parts.hostname} resolves to {address}, a non-public address."
-            )
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
+        for address in addresses:
+            if not address.is_global:
+                raise ValidationError(
+                    f"The host {parts.hostname} resolves to {address}, a non-public address."
+                )
+    path = parts.path or "/"
+    return Target(
+        scheme=parts.scheme,
+        hostname=parts.hostname,
+        port=port,
+        address=str(addresses[0]),
+        path=f"{path}?{parts.query}" if parts.query else path,
+    )
 
 
 # --- Messages ----------------------------------------------------------------------------
@@ -211,31 +244,45 @@ def retry_delay(attempts_made: int) -> int:
 def _post(message: WebhookMessage) -> int:
     endpoint = message.endpoint
     try:
-        check_target_url(endpoint.url)
+        target = check_target_url(endpoint.url)
     except ValidationError as exc:
         raise DeliveryError(" ".join(exc.messages), permanent=True) from None
     body = json.dumps(payload_for(message.publication), separators=(",", ":"))
     sent_at = datetime.now(tz=UTC)
     signature = Webhook(endpoint_secret(endpoint)).sign(message.message_id, sent_at, body)
     headers = {
+        "host": target.host_header,
         "content-type": "application/json",
         "user-agent": "cti-portal-webhooks/1",
         "webhook-id": message.message_id,
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": signature,
     }
+    timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT_SECONDS)
+    if target.scheme == "https":
+        # Connect to the checked address; TLS still verifies the certificate for the name.
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            timeout=timeout,
+            retries=False,
+            server_hostname=target.hostname,
+            assert_hostname=target.hostname,
+            ssl_context=ssl.create_default_context(),
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(
+            target.address, target.port, timeout=timeout, retries=False
+        )
     try:
-        response = requests.post(
-            endpoint.url,
-            data=body.encode(),
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
-    except requests.RequestException as exc:
+        with pool:
+            response = pool.urlopen(
+                "POST", target.path, body=body.encode(), headers=headers, redirect=False
+            )
+    except urllib3.exceptions.HTTPError as exc:
         raise DeliveryError(f"request failed: {exc}") from None
-    if not 200 <= response.status_code < 300:
+    if not 200 <= response.status < 300:
         raise DeliveryError(
-            f"endpoint answered HTTP {response.status_code}", status_code=response.status_code
+            f"endpoint answered HTTP {response.status}", status_code=response.status
         )
-    return response.status_code
+    return response.status

@@ -332,3 +332,116 @@ def test_the_secret_is_stored_encrypted(settings, alice):
     assert secret.removeprefix("whsec_") not in stored
     endpoint.refresh_from_db()
     assert endpoint_secret(endpoint) == secret
+
+
+def test_the_post_goes_to_the_address_that_was_checked(deliver):
+    """The name is resolved once, checked, and the connection made to that very address with
+    the name in the Host header: a DNS answer changing in between (rebinding) changes nothing."""
+    delivered = deliver()
+    receiver = delivered.receiver
+    port = receiver.server.server_address[1]
+    message = delivered.message
+    message.endpoint.url = f"http://hooks.partner.test:{port}/in"
+    message.endpoint.save()
+    answers = iter([[(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]])
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolve_once(host, *args, **kwargs):
+        if host == "127.0.0.1":  # connecting to the pinned address: a literal, no lookup
+            return real_getaddrinfo(host, *args, **kwargs)
+        assert host == "hooks.partner.test"
+        return next(answers)  # a second lookup of the name would raise StopIteration
+
+    with mock.patch("socket.getaddrinfo", side_effect=resolve_once):
+        state, _ = send(message)
+    assert state == "succeeded"
+    [request] = receiver.requests
+    assert request.headers["host"] == f"hooks.partner.test:{port}"
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_before_connecting(deliver, settings):
+    delivered = deliver()
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    message = delivered.message
+    message.endpoint.url = "https://hooks.partner.test/in"
+    message.endpoint.save()
+    private = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 443))]
+    with mock.patch("socket.getaddrinfo", return_value=private):
+        state, _ = send(message)
+    assert state == "failed"
+    assert "10.1.2.3, a non-public address" in message.attempt_log.get().error
+    assert delivered.receiver.requests == []
+
+
+def test_https_targets_must_present_a_trusted_certificate_for_their_name(deliver, tmp_path):
+    """Pinning the address must not weaken TLS: the certificate is still checked for the name."""
+    import datetime as dt
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.partner.test")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("hooks.partner.test")]), False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        delivered = deliver()
+        message = delivered.message
+        message.endpoint.url = f"https://hooks.partner.test:{port}/in"
+        message.endpoint.save()
+        real_getaddrinfo = socket.getaddrinfo
+
+        def resolve(host, *args, **kwargs):
+            if host == "hooks.partner.test":
+                return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+            return real_getaddrinfo(host, *args, **kwargs)
+
+        with mock.patch("socket.getaddrinfo", side_effect=resolve):
+            state, _ = send(message)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert state == "pending"  # retried later, as any failed attempt
+    assert "CERTIFICATE_VERIFY_FAILED" in message.attempt_log.get().error
+    assert hits == []
