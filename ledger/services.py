@@ -309,25 +309,40 @@ def _submit_checkpoint(chain: AnchorChain) -> Checkpoint | None:
 
 
 def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
-    """Wait until the checkpoint's transaction is mined deep enough; record the outcome."""
-    deadline = time.monotonic() + settings.LEDGER_TX_TIMEOUT_SECONDS
-    mined = chain.wait_mined(
-        checkpoint.transaction_hash, timeout=settings.LEDGER_TX_TIMEOUT_SECONDS
-    )
-    if not mined.succeeded:
-        Checkpoint.objects.filter(pk=checkpoint.pk).update(
-            state=CheckpointState.FAILED, error="the anchor transaction reverted"
-        )
-        logger.error("checkpoint %s reverted on chain", checkpoint.tree_size)
-        return False
-    while mined.confirmations < settings.LEDGER_CONFIRMATIONS:
+    """Wait until the checkpoint's transaction is LEDGER_CONFIRMATIONS blocks deep; record the
+    outcome. A reorganisation that drops its block meanwhile is met by sending the same signed
+    transaction again (DESIGN.md, finality): the same checkpoint is anchored anew.
+
+    Raises ChainError when the depth is not reached in time; the checkpoint stays submitted and
+    the next run resumes it.
+    """
+    timeout = settings.LEDGER_TX_TIMEOUT_SECONDS
+    deadline = time.monotonic() + timeout
+    mined = chain.wait_mined(checkpoint.transaction_hash, timeout=timeout)
+    while mined.succeeded and mined.confirmations < settings.LEDGER_CONFIRMATIONS:
         if time.monotonic() > deadline:
             raise ChainError(
                 f"checkpoint {checkpoint.tree_size} has {mined.confirmations} confirmations, "
                 f"waiting for {settings.LEDGER_CONFIRMATIONS}"
             )
         time.sleep(0.5)
-        mined = chain.mined(checkpoint.transaction_hash) or mined
+        current = chain.mined(checkpoint.transaction_hash)
+        if current is None:
+            logger.warning(
+                "anchor of checkpoint %s left the chain (reorganisation): sending it again",
+                checkpoint.tree_size,
+            )
+            chain.send_raw(bytes(checkpoint.raw_transaction))
+            current = chain.wait_mined(
+                checkpoint.transaction_hash, timeout=max(1.0, deadline - time.monotonic())
+            )
+        mined = current
+    if not mined.succeeded:
+        Checkpoint.objects.filter(pk=checkpoint.pk).update(
+            state=CheckpointState.FAILED, error="the anchor transaction reverted"
+        )
+        logger.error("checkpoint %s reverted on chain", checkpoint.tree_size)
+        return False
     return _confirm(checkpoint, block_number=mined.block_number)
 
 

@@ -255,3 +255,56 @@ def test_a_publication_waits_until_every_object_is_anchored(chain, trust_group, 
         assert pipeline.advance_anchored_publications() == []
         Entry.objects.filter(pk=second.entry.pk).update(state=EntryState.ANCHORED)
         assert pipeline.advance_anchored_publications() == [publication.id]
+
+
+def test_an_anchor_dropped_by_a_reorganisation_is_sent_again(
+    chain, anvil, trust_group, publisher, settings
+):
+    """With a confirmation depth of 3, the anchoring block is dropped (anvil reverts to a
+    snapshot taken before it) while the sender waits: the same transaction goes out again and
+    the checkpoint is confirmed only once it is 3 blocks deep on the new chain."""
+    import threading
+
+    from ledger.chain import AnchorChain
+    from tests.anvil import rpc
+
+    settings.LEDGER_CONFIRMATIONS = 3
+    publication = publish(publisher)
+    with mock.patch("ledger.tasks.anchor.delay"):
+        pipeline.seal_publication(publication_id=publication.id)
+    snapshot = rpc(anvil.url, "evm_snapshot")
+    start_block = int(rpc(anvil.url, "eth_blockNumber"), 16)
+    stop = threading.Event()
+    reorganised = threading.Event()
+
+    def chain_life() -> None:
+        while not stop.is_set():
+            if (
+                not reorganised.is_set()
+                and int(rpc(anvil.url, "eth_blockNumber"), 16) > start_block
+            ):
+                rpc(anvil.url, "evm_revert", snapshot)  # the anchoring block is gone
+                reorganised.set()
+            elif reorganised.is_set():
+                rpc(anvil.url, "anvil_mine", "0x1")
+            stop.wait(0.2)
+
+    life = threading.Thread(target=chain_life, daemon=True)
+    life.start()
+    try:
+        with mock.patch.object(
+            AnchorChain, "send_raw", autospec=True, side_effect=AnchorChain.send_raw
+        ) as sent:
+            ledger_services.anchor_pending()
+    finally:
+        stop.set()
+        life.join(5)
+    assert reorganised.is_set()
+    assert sent.call_count == 2  # the first broadcast, and the same bytes after the reorg
+    assert sent.call_args_list[0].args[1] == sent.call_args_list[1].args[1]
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.state == "confirmed"
+    client = ledger_services.chain_client()
+    assert client.anchored_root(checkpoint.tree_size) == bytes(checkpoint.root)
+    mined = client.mined(checkpoint.transaction_hash)
+    assert mined.block_number == checkpoint.block_number and mined.confirmations >= 3
