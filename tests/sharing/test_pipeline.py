@@ -279,11 +279,12 @@ def test_an_anchor_dropped_by_a_reorganisation_is_sent_again(
 
     def chain_life() -> None:
         while not stop.is_set():
-            if (
-                not reorganised.is_set()
-                and int(rpc(anvil.url, "eth_blockNumber"), 16) > start_block
-            ):
-                rpc(anvil.url, "evm_revert", snapshot)  # the anchoring block is gone
+            height = int(rpc(anvil.url, "eth_blockNumber"), 16)
+            if not reorganised.is_set() and height > start_block:
+                # Let the sender see it mined first (no block comes meanwhile, so it waits at
+                # one confirmation), then drop the anchoring block.
+                stop.wait(1.5)
+                rpc(anvil.url, "evm_revert", snapshot)
                 reorganised.set()
             elif reorganised.is_set():
                 rpc(anvil.url, "anvil_mine", "0x1")
