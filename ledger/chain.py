@@ -192,7 +192,7 @@ class AnchorChain:
             reason = str(exc).lower()
             if any(marker in reason for marker in _ALREADY_KNOWN_MARKERS):
                 return tx_hash
-            if "nonce too low" in reason and self._node_has_transaction(tx_hash):
+            if "nonce too low" in reason and self.knows_transaction(tx_hash):
                 return tx_hash
             raise
         return tx_hash
@@ -295,7 +295,8 @@ class AnchorChain:
             sender=account.address,
         )
 
-    def _node_has_transaction(self, tx_hash: str) -> bool:
+    def knows_transaction(self, tx_hash: str) -> bool:
+        """Whether the node has ``tx_hash``, pending or mined (False if it cannot say)."""
         try:
             with self._translate(f"looking up {tx_hash}"):
                 self._w3.eth.get_transaction(tx_hash)

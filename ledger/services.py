@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from ledger import canonical, merkle, signing
-from ledger.chain import AnchorChain, ChainError
+from ledger.chain import AnchorChain, ChainError, MinedTx
 from ledger.models import (
     Checkpoint,
     CheckpointState,
@@ -267,8 +267,6 @@ def _anchor_rounds(*, max_rounds: int) -> list[int]:
     for _ in range(max_rounds):
         for checkpoint in Checkpoint.objects.filter(state=CheckpointState.SUBMITTED):
             # Left behind by a crash: its signed transaction is stored, so finish it.
-            if chain.mined(checkpoint.transaction_hash) is None:
-                chain.send_raw(bytes(checkpoint.raw_transaction))
             if _await_confirmation(chain, checkpoint):
                 confirmed.append(checkpoint.id)
         append_sealed_entries()
@@ -310,15 +308,10 @@ def _submit_checkpoint(chain: AnchorChain) -> Checkpoint | None:
 
 def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
     """Wait until the checkpoint's transaction is LEDGER_CONFIRMATIONS blocks deep; record the
-    outcome. A reorganisation that drops its block meanwhile is met by sending the same signed
-    transaction again (DESIGN.md, finality): the same checkpoint is anchored anew.
-
-    Raises ChainError when the depth is not reached in time; the checkpoint stays submitted and
-    the next run resumes it.
-    """
-    timeout = settings.LEDGER_TX_TIMEOUT_SECONDS
-    deadline = time.monotonic() + timeout
-    mined = chain.wait_mined(checkpoint.transaction_hash, timeout=timeout)
+    outcome. Raises ChainError when that takes longer than LEDGER_TX_TIMEOUT_SECONDS: the
+    checkpoint stays submitted and the next run resumes it."""
+    deadline = time.monotonic() + settings.LEDGER_TX_TIMEOUT_SECONDS
+    mined = _wait_mined(chain, checkpoint, deadline)
     while mined.succeeded and mined.confirmations < settings.LEDGER_CONFIRMATIONS:
         if time.monotonic() > deadline:
             raise ChainError(
@@ -326,17 +319,7 @@ def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
                 f"waiting for {settings.LEDGER_CONFIRMATIONS}"
             )
         time.sleep(0.5)
-        current = chain.mined(checkpoint.transaction_hash)
-        if current is None:
-            logger.warning(
-                "anchor of checkpoint %s left the chain (reorganisation): sending it again",
-                checkpoint.tree_size,
-            )
-            chain.send_raw(bytes(checkpoint.raw_transaction))
-            current = chain.wait_mined(
-                checkpoint.transaction_hash, timeout=max(1.0, deadline - time.monotonic())
-            )
-        mined = current
+        mined = _wait_mined(chain, checkpoint, deadline)
     if not mined.succeeded:
         Checkpoint.objects.filter(pk=checkpoint.pk).update(
             state=CheckpointState.FAILED, error="the anchor transaction reverted"
@@ -344,6 +327,23 @@ def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
         logger.error("checkpoint %s reverted on chain", checkpoint.tree_size)
         return False
     return _confirm(checkpoint, block_number=mined.block_number)
+
+
+def _wait_mined(chain: AnchorChain, checkpoint: Checkpoint, deadline: float) -> MinedTx:
+    """Poll until the checkpoint's transaction is mined. Whenever the node no longer knows it
+    (a crash before it was broadcast, a pool that dropped it, or a reorganisation that took its
+    block away: DESIGN.md, finality), the same signed transaction is sent again, so the same
+    checkpoint is anchored anew."""
+    while True:
+        mined = chain.mined(checkpoint.transaction_hash)
+        if mined is not None:
+            return mined
+        if time.monotonic() > deadline:
+            raise ChainError(f"the anchor of checkpoint {checkpoint.tree_size} was not mined")
+        if not chain.knows_transaction(checkpoint.transaction_hash):
+            logger.warning("sending the anchor of checkpoint %s (again)", checkpoint.tree_size)
+            chain.send_raw(bytes(checkpoint.raw_transaction))
+        time.sleep(0.05)
 
 
 def _confirm(checkpoint: Checkpoint, *, block_number: int) -> bool:
