@@ -2,6 +2,7 @@
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from portal.models import ApiToken, Invitation, JoinRequest, Organisation, TrustGroup, User
 
@@ -23,32 +24,23 @@ def all_organisations() -> QuerySet[Organisation]:
 # --- Access helpers: "does not exist" and "not yours" are the same answer (404) -----------
 
 
-def access_member(*, user, member_id: int):
+def access_member(*, user, member_id: int) -> User:
     if not user.is_authenticated or user.organisation_id is None:
         raise Http404
-    member = User.objects.filter(pk=member_id, organisation_id=user.organisation_id).first()
-    if member is None:
+    return get_object_or_404(User, pk=member_id, organisation_id=user.organisation_id)
+
+
+def access_invitation(*, user, invitation_id: int) -> Invitation:
+    if not user.is_authenticated or user.organisation_id is None:
         raise Http404
-    return member
+    return get_object_or_404(Invitation, pk=invitation_id, organisation_id=user.organisation_id)
 
 
-def access_invitation(*, user, invitation_id: int):
-    invitation = Invitation.objects.filter(
-        pk=invitation_id, organisation_id=user.organisation_id
-    ).first()
-    if invitation is None or user.organisation_id is None:
-        raise Http404
-    return invitation
-
-
-def access_join_request(*, user, join_request_id: int):
+def access_join_request(*, user, join_request_id: int) -> JoinRequest:
     """Join requests are the platform admins' business only."""
     if not (user.is_authenticated and user.is_staff):
         raise Http404
-    join_request = JoinRequest.objects.filter(pk=join_request_id).first()
-    if join_request is None:
-        raise Http404
-    return join_request
+    return get_object_or_404(JoinRequest, pk=join_request_id)
 
 
 def visible_trust_groups(*, user) -> QuerySet[TrustGroup]:
@@ -61,16 +53,10 @@ def visible_trust_groups(*, user) -> QuerySet[TrustGroup]:
 
 
 def access_trust_group(*, user, group_id: int) -> TrustGroup:
-    group = visible_trust_groups(user=user).filter(pk=group_id).first()
-    if group is None:
-        raise Http404
-    return group
+    return get_object_or_404(visible_trust_groups(user=user), pk=group_id)
 
 
-def access_own_token(*, user, token_id: int):
-    token = (
-        ApiToken.objects.filter(pk=token_id, user=user).first() if user.is_authenticated else None
-    )
-    if token is None:
+def access_own_token(*, user, token_id: int) -> ApiToken:
+    if not user.is_authenticated:
         raise Http404
-    return token
+    return get_object_or_404(ApiToken, pk=token_id, user=user)

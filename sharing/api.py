@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from portal.api import OrganisationScopedMixin, ScopedListView, ScopedRetrieveView
 from portal.models import Organisation, TokenScope
+from sharing import selectors
 from sharing.models import Delivery, Publication, WebhookEndpoint
 from sharing.serializers import (
     DeliveryDetailSerializer,
@@ -54,7 +55,7 @@ class PublicationListView(OrganisationScopedMixin, generics.ListAPIView):
     parser_classes = [LimitedJSONParser]
 
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[Publication]:
-        return Publication.objects.filter(organisation=organisation).select_related("organisation")
+        return selectors.publications_for(organisation)
 
     @extend_schema(request=PublishInputSerializer, responses={202: PublicationSerializer})
     def post(self, request: Request) -> Response:
@@ -79,13 +80,7 @@ class PublicationDetailView(ScopedRetrieveView):
     serializer_class = PublicationSerializer
 
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[Publication]:
-        return Publication.objects.filter(organisation=organisation).select_related("organisation")
-
-
-def _inbox(organisation: Organisation) -> QuerySet[Delivery]:
-    return Delivery.objects.filter(organisation=organisation).select_related(
-        "publication", "publication__organisation"
-    )
+        return selectors.publications_for(organisation)
 
 
 class InboxListView(ScopedListView):
@@ -94,7 +89,7 @@ class InboxListView(ScopedListView):
     serializer_class = DeliverySerializer
 
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[Delivery]:
-        return _inbox(organisation)
+        return selectors.inbox_for(organisation)
 
 
 class InboxDetailView(ScopedRetrieveView):
@@ -103,7 +98,7 @@ class InboxDetailView(ScopedRetrieveView):
     serializer_class = DeliveryDetailSerializer
 
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[Delivery]:
-        return _inbox(organisation)
+        return selectors.inbox_for(organisation)
 
 
 class WebhookListView(OrganisationScopedMixin, generics.ListAPIView):
@@ -113,7 +108,7 @@ class WebhookListView(OrganisationScopedMixin, generics.ListAPIView):
     serializer_class = WebhookEndpointSerializer
 
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[WebhookEndpoint]:
-        return WebhookEndpoint.objects.filter(organisation=organisation)
+        return selectors.webhooks_for(organisation)
 
     @extend_schema(request=WebhookEndpointSerializer, responses={201: WebhookEndpointSerializer})
     def post(self, request: Request) -> Response:
@@ -134,7 +129,7 @@ class WebhookDetailView(OrganisationScopedMixin, generics.RetrieveDestroyAPIView
     serializer_class = WebhookEndpointSerializer
 
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[WebhookEndpoint]:
-        return WebhookEndpoint.objects.filter(organisation=organisation)
+        return selectors.webhooks_for(organisation)
 
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
         require_write_scope(self.request)

@@ -1,50 +1,60 @@
-"""Tenant-scoped reads. Another organisation's row and a missing row both raise Http404."""
+"""Tenant-scoped reads. Another organisation's row and a missing row both raise Http404.
+
+The `*_for(organisation)` querysets are the one definition of "this organisation's rows",
+used by the web pages (through the `*_of(user)` wrappers) and by the REST API.
+"""
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
-from portal.models import User
+from portal.models import Organisation, User
 from sharing.models import Delivery, Publication, WebhookEndpoint
 
 
-def _organisation(user: User):
+def publications_for(organisation: Organisation) -> QuerySet[Publication]:
+    return (
+        Publication.objects.filter(organisation=organisation)
+        .select_related("organisation")
+        .prefetch_related("trust_groups")
+    )
+
+
+def inbox_for(organisation: Organisation) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(organisation=organisation).select_related(
+        "publication", "publication__organisation"
+    )
+
+
+def webhooks_for(organisation: Organisation) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(organisation=organisation)
+
+
+def _organisation(user: User) -> Organisation:
     if not user.is_authenticated or user.organisation_id is None:
         raise Http404
     return user.organisation
 
 
 def publications_of(*, user: User) -> QuerySet[Publication]:
-    return Publication.objects.filter(organisation=_organisation(user)).prefetch_related(
-        "trust_groups"
-    )
+    return publications_for(_organisation(user))
 
 
 def inbox_of(*, user: User) -> QuerySet[Delivery]:
-    return Delivery.objects.filter(organisation=_organisation(user)).select_related(
-        "publication", "publication__organisation"
-    )
+    return inbox_for(_organisation(user))
 
 
 def webhooks_of(*, user: User) -> QuerySet[WebhookEndpoint]:
-    return WebhookEndpoint.objects.filter(organisation=_organisation(user))
+    return webhooks_for(_organisation(user))
 
 
 def access_publication(*, user: User, publication_id: int) -> Publication:
-    publication = publications_of(user=user).filter(pk=publication_id).first()
-    if publication is None:
-        raise Http404
-    return publication
+    return get_object_or_404(publications_of(user=user), pk=publication_id)
 
 
 def access_delivery(*, user: User, delivery_id: int) -> Delivery:
-    delivery = inbox_of(user=user).filter(pk=delivery_id).first()
-    if delivery is None:
-        raise Http404
-    return delivery
+    return get_object_or_404(inbox_of(user=user), pk=delivery_id)
 
 
 def access_webhook(*, user: User, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = webhooks_of(user=user).filter(pk=endpoint_id).first()
-    if endpoint is None:
-        raise Http404
-    return endpoint
+    return get_object_or_404(webhooks_of(user=user), pk=endpoint_id)
