@@ -282,6 +282,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The sweeper re-drives any row stuck in a stage: lost tasks delay work, never lose it.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 15)
 SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
+# Rows one run of a pipeline stage (seal, deliver, verify) claims at most; a full batch makes
+# the task run again at once, so a backlog drains in batches of this size.
+PIPELINE_BATCH_SIZE = env_int("PIPELINE_BATCH_SIZE", 500)
 # How often the audit trail's head is sealed and anchored on-chain (only when it moved).
 AUDIT_ANCHOR_INTERVAL_SECONDS = env_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
@@ -308,8 +311,6 @@ if PRODUCTION and (not LEDGER_SENDER_KEY or LEDGER_SENDER_KEY == _ANVIL_DEV_KEY)
 # Blocks on top of the anchoring block before a checkpoint counts (1 = mined; QBFT is final).
 LEDGER_CONFIRMATIONS = env_int("LEDGER_CONFIRMATIONS", 1)
 LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)
-# Callables (dotted paths) told about each confirmed checkpoint, with its id.
-LEDGER_CHECKPOINT_LISTENERS = ["sharing.services.pipeline.on_checkpoint_confirmed"]
 # Secrets at rest (signing keys, webhook secrets) are encrypted with a key derived from this.
 ENCRYPTION_SECRET = env_str("ENCRYPTION_SECRET", SECRET_KEY)
 
@@ -319,6 +320,9 @@ JOIN_REQUESTS_PER_HOUR = env_int("JOIN_REQUESTS_PER_HOUR", 5)
 
 # --- Sharing -----------------------------------------------------------------------------
 PUBLISH_MAX_BYTES = env_int("PUBLISH_MAX_BYTES", 5 * 1024 * 1024)
+# A request repeating a bundle (same id, content and distribution) within this many seconds
+# returns the original publication: clients retry after timeouts and 5xx answers.
+PUBLISH_DEDUPLICATION_SECONDS = env_int("PUBLISH_DEDUPLICATION_SECONDS", 24 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PUBLISH_MAX_BYTES + 64 * 1024
 # Outgoing webhooks never reach private, loopback, link-local or metadata addresses unless
 # this allows it (tests and single-machine demos do).

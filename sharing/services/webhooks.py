@@ -193,8 +193,19 @@ def payload_for(publication: Publication) -> dict[str, Any]:
     }
 
 
-def send_message(*, message_id: int) -> str | None:
-    """Attempt one POST of a due message. Returns its new state, or None if not claimed."""
+@dataclass(frozen=True)
+class SendOutcome:
+    """A message's state after an attempt, and in how many seconds to try again (if at all)."""
+
+    state: str
+    retry_in: int | None
+
+
+def send_message(*, message_id: int) -> SendOutcome | None:
+    """Attempt one POST of a due message. Returns the outcome, or None if not claimed.
+
+    The caller schedules the retry (sharing.tasks.send_webhook); the row's `next_attempt_at`
+    already says when, so a lost retry is found by the sweeper."""
     now = timezone.now()
     lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3)
     claimed = WebhookMessage.objects.filter(
@@ -229,11 +240,10 @@ def send_message(*, message_id: int) -> str | None:
                 seconds=retry_delay(message.attempts)
             )
         message.save(update_fields=["state", "succeeded_at", "next_attempt_at"])
-    if message.state == WebhookMessageState.PENDING:
-        from sharing import tasks
-
-        tasks.send_webhook.apply_async((message.id,), countdown=retry_delay(message.attempts))
-    return message.state
+    pending = message.state == WebhookMessageState.PENDING
+    return SendOutcome(
+        state=message.state, retry_in=retry_delay(message.attempts) if pending else None
+    )
 
 
 def retry_delay(attempts_made: int) -> int:
