@@ -344,6 +344,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = PUBLISH_MAX_BYTES + 64 * 1024
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", not PRODUCTION)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+# POSTs one worker task sends at once (a batch of messages is sent by a thread pool).
+WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 8)
 # Seconds to wait before attempt 2, 3, ...; the last value repeats.
 WEBHOOK_RETRY_DELAYS = [int(s) for s in env_list("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,3600")]
 

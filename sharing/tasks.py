@@ -7,12 +7,18 @@ batches while other tasks interleave. Triggers never raise (portal.celery.fire):
 outage delays work until the sweeper, it loses nothing.
 """
 
+import logging
+
 from celery import shared_task
 
 from ledger import tasks as ledger_tasks
 from ledger.chain import ChainError
 from portal.celery import fire
 from sharing.services import pipeline, webhooks
+
+logger = logging.getLogger(__name__)
+# Webhook messages one task sends (concurrently, WEBHOOK_CONCURRENCY at a time).
+WEBHOOK_BATCH = 100
 
 
 @shared_task
@@ -28,8 +34,8 @@ def seal_received() -> int:
 @shared_task
 def deliver_anchored() -> int:
     delivered, message_ids = pipeline.deliver_anchored()
-    for message_id in message_ids:
-        fire(send_webhook, message_id)
+    for start in range(0, len(message_ids), WEBHOOK_BATCH):
+        fire(send_webhooks, message_ids[start : start + WEBHOOK_BATCH])
     if delivered:
         fire(verify_deliveries)
     if delivered >= pipeline.batch_size():
@@ -38,16 +44,35 @@ def deliver_anchored() -> int:
 
 
 @shared_task
+def send_webhooks(message_ids: list[int]) -> dict[str, int]:
+    """POST a batch of webhook messages concurrently; schedule each failure's retry."""
+    outcomes = webhooks.send_messages(message_ids=message_ids)
+    _schedule_retries(outcomes)
+    return {str(message_id): outcome.state for message_id, outcome in outcomes.items()}
+
+
+@shared_task
 def send_webhook(message_id: int) -> str | None:
-    outcome = webhooks.send_message(message_id=message_id)
+    outcome = webhooks.send_messages(message_ids=[message_id]).get(message_id)
     if outcome is None:
         return None
-    if outcome.retry_in is not None:
-        try:
-            send_webhook.apply_async((message_id,), countdown=outcome.retry_in)
-        except Exception:  # noqa: BLE001 - the sweeper re-drives due messages
-            pass
+    _schedule_retries({message_id: outcome})
     return outcome.state
+
+
+def _schedule_retries(outcomes: dict[int, webhooks.SendOutcome]) -> None:
+    later: dict[int, list[int]] = {}
+    for message_id, outcome in outcomes.items():
+        if outcome.retry_in is not None:
+            later.setdefault(outcome.retry_in, []).append(message_id)
+    for delay, message_ids in later.items():
+        try:
+            if len(message_ids) == 1:
+                send_webhook.apply_async((message_ids[0],), countdown=delay)
+            else:
+                send_webhooks.apply_async((message_ids,), countdown=delay)
+        except Exception:  # noqa: BLE001 - the sweeper re-drives due messages
+            logger.warning("could not schedule webhook retries; the sweeper will", exc_info=True)
 
 
 @shared_task(autoretry_for=(ChainError,), retry_backoff=2, max_retries=8)
@@ -70,8 +95,9 @@ def sweep() -> dict:
     ):
         if found[stage]:
             fire(task)
-    for message_id in found["webhooks"]:
-        fire(send_webhook, message_id)
+    stuck = found["webhooks"]
+    for start in range(0, len(stuck), WEBHOOK_BATCH):
+        fire(send_webhooks, stuck[start : start + WEBHOOK_BATCH])
     return {
         stage: len(value) if isinstance(value, list) else int(value)
         for stage, value in found.items()

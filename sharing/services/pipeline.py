@@ -11,6 +11,7 @@ Only the claimed rows are locked: `of=("self",)` keeps PostgreSQL from also lock
 joined tables (an organisation shared by concurrent deliveries would deadlock them).
 """
 
+import json
 import logging
 from collections import defaultdict
 from datetime import timedelta
@@ -243,7 +244,10 @@ def _verify(deliveries: list[Delivery]) -> dict[int, str]:
         publication_id__in={delivery.publication_id for delivery in deliveries}
     ).only("id", "publication_id", "stix_id", "version", "body", "receipt"):
         items_of[item.publication_id].append(item)
-    now = timezone.now()
+    # Copies with the same report (every copy of one publication, when all verify) are
+    # recorded by one UPDATE each.
+    by_outcome: dict[str, list[int]] = defaultdict(list)
+    reports: dict[str, list[dict]] = {}
     states = {}
     for delivery in deliveries:
         report = []
@@ -261,13 +265,17 @@ def _verify(deliveries: list[Delivery]) -> dict[int, str]:
         if not all_ok:
             ledger_services.chain_client().chain_id()  # the node went away: retry, don't fail
             logger.error("delivery %s failed verification: %s", delivery.pk, report)
-        delivery.verification = VerificationState.VERIFIED if all_ok else VerificationState.FAILED
-        delivery.verified_at = now
-        delivery.verification_report = report
-        states[delivery.id] = delivery.verification
-    Delivery.objects.bulk_update(
-        deliveries, ["verification", "verified_at", "verification_report"], batch_size=500
-    )
+        outcome = json.dumps(report, sort_keys=True)
+        reports[outcome] = report
+        by_outcome[outcome].append(delivery.id)
+        states[delivery.id] = VerificationState.VERIFIED if all_ok else VerificationState.FAILED
+    now = timezone.now()
+    for outcome, delivery_ids in by_outcome.items():
+        Delivery.objects.filter(id__in=delivery_ids).update(
+            verification=states[delivery_ids[0]],
+            verified_at=now,
+            verification_report=reports[outcome],
+        )
     return states
 
 

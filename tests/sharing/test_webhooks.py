@@ -206,9 +206,9 @@ def test_a_message_being_sent_cannot_be_claimed_by_another_sender(deliver):
     post = webhooks._post
     concurrent: list[str | None] = []
 
-    def post_while_another_sender_tries(claimed: WebhookMessage) -> int:
+    def post_while_another_sender_tries(claimed: WebhookMessage, *args) -> int:
         concurrent.append(send_message(message_id=claimed.id))
-        return post(claimed)
+        return post(claimed, *args)
 
     with mock.patch.object(webhooks, "_post", side_effect=post_while_another_sender_tries):
         state, _ = send(message)
