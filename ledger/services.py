@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ledger import canonical, merkle, signing
+from ledger.bulk import bulk_set
 from ledger.chain import AnchorChain, ChainError, MinedTx
 from ledger.models import (
     Checkpoint,
@@ -164,7 +165,7 @@ def append_sealed_entries(*, limit: int = APPEND_BATCH) -> int:
         for offset, entry in enumerate(entries):
             entry.leaf_index = head.size + offset
             entry.state = EntryState.LOGGED
-        Entry.objects.bulk_update(entries, ["leaf_index", "state"], batch_size=1000)
+        bulk_set(entries, ["leaf_index", "state"])
         new_size = head.size + len(entries)
         head.root = merkle.root(new_size, _OverlayStore(fresh, store))
         head.size = new_size
@@ -196,7 +197,14 @@ def contract_address() -> str:
 
 def chain_client(*, with_contract: bool = True) -> AnchorChain:
     address = contract_address() if with_contract else None
-    return AnchorChain(settings.LEDGER_RPC_URL, address, timeout=10.0)
+    return _chain_client(settings.LEDGER_RPC_URL, address)
+
+
+@cache
+def _chain_client(rpc_url: str, address: str | None) -> AnchorChain:
+    # One client (a web3 instance and its HTTP session) per node and contract per process:
+    # building one costs more than the calls a lone publication makes.
+    return AnchorChain(rpc_url, address, timeout=10.0)
 
 
 def deploy_anchor_contract_if_needed() -> tuple[Deployment, bool]:

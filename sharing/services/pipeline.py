@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
+from ledger.bulk import bulk_set
 from ledger.models import EntryState
 from ledger.reader_cache import CachedAnchorReader
 from ledger.verify import verify_item
@@ -87,7 +88,7 @@ def seal_received(*, limit: int | None = None) -> int:
         )
         for item, entry in zip(items, entries, strict=True):
             item.entry = entry
-        PublishedObject.objects.bulk_update(items, ["entry"], batch_size=1000)
+        bulk_set(items, ["entry"])
         _move(organisation_of, PublicationState.SEALED)
     return len(publications)
 
@@ -126,7 +127,7 @@ def deliver_anchored(*, limit: int | None = None) -> tuple[int, list[int]]:
         receipts = ledger_selectors.receipts_for([item.entry for item in items])
         for item in items:
             item.receipt = receipts[item.entry_id]
-        PublishedObject.objects.bulk_update(items, ["receipt"], batch_size=500)
+        bulk_set(items, ["receipt"], batch_size=500)
 
         entitled = recipients_of(publications)
         Delivery.objects.bulk_create(
