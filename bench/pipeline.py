@@ -175,7 +175,9 @@ def start_stack(args: argparse.Namespace, log_dir: Path) -> Stack:
     wait_until(lambda: rpc(stack.rpc_url, "eth_chainId"), "anvil")
     manage = [PY, "manage.py"]
     subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([*manage, "deploy_anchor"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [*manage, "deploy_anchor"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+    )
     spawn("web", [PY, "-m", "gunicorn", "-c", "portal/gunicorn.conf.py"])
     celery = [PY, "-m", "celery", "-A", "portal"]
     spawn(

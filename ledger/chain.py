@@ -111,6 +111,11 @@ class AnchorChain:
                 exception_retry_configuration=None,
             )
         )
+        # Every transaction is built and signed here with explicit chain id, nonce, gas and
+        # EIP-1559 fees, and addresses are checksummed hex: web3's request validation (an
+        # extra eth_chainId per call), ENS lookups and gas-price strategy only cost time.
+        for name in ("validation", "ens_name_to_address", "gas_price_strategy"):
+            self._w3.middleware_onion.remove(name)
         self.contract_address: str | None = None
         if contract_address is not None:
             self.contract_address = _checksum(contract_address)

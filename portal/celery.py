@@ -30,6 +30,43 @@ def fire(task, *args) -> bool:
     return True
 
 
-def fire_on_commit(task, *args) -> None:
-    """`fire(task, *args)` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: fire(task, *args))
+# Coalescing: under a burst, every publication would queue its own run of a batch stage, and all
+# but the first would find nothing left to claim. A stage fired with `fire_once` is queued only
+# if no run of it is waiting to start; the run clears the mark (`started`) before it claims its
+# rows, so rows committed after that point fire a new run. A run lost before it started leaves
+# the mark for at most TRIGGER_MARK_SECONDS; the sweeper covers anything beyond.
+TRIGGER_MARK_SECONDS = 5
+
+
+def fire_once(task) -> bool:
+    """`fire(task)` unless a run of it is already queued and not yet started."""
+    from django.core.cache import cache
+
+    try:
+        if not cache.add(_trigger_key(task), 1, timeout=TRIGGER_MARK_SECONDS):
+            return False
+    except Exception:  # noqa: BLE001 - no cache: fire anyway
+        logger.warning("could not mark %s as queued", task.name, exc_info=True)
+    if fire(task):
+        return True
+    started(task)  # nothing was queued: the next trigger must not be skipped
+    return False
+
+
+def fire_once_on_commit(task) -> None:
+    """`fire_once(task)` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: fire_once(task))
+
+
+def started(task) -> None:
+    """Called by a coalesced task before it claims its rows (see fire_once)."""
+    from django.core.cache import cache
+
+    try:
+        cache.delete(_trigger_key(task))
+    except Exception:  # noqa: BLE001 - the mark expires by itself
+        logger.warning("could not clear the queued mark of %s", task.name, exc_info=True)
+
+
+def _trigger_key(task) -> str:
+    return f"trigger-queued:{task.name}"

@@ -13,7 +13,7 @@ from celery import shared_task
 
 from ledger import tasks as ledger_tasks
 from ledger.chain import ChainError
-from portal.celery import fire
+from portal.celery import fire, fire_once, started
 from sharing.services import pipeline, webhooks
 
 logger = logging.getLogger(__name__)
@@ -23,23 +23,25 @@ WEBHOOK_BATCH = 100
 
 @shared_task
 def seal_received() -> int:
+    started(seal_received)
     sealed = pipeline.seal_received()
     if sealed:
         fire(ledger_tasks.anchor)
     if sealed >= pipeline.batch_size():
-        fire(seal_received)
+        fire_once(seal_received)
     return sealed
 
 
 @shared_task
 def deliver_anchored() -> int:
+    started(deliver_anchored)
     delivered, message_ids = pipeline.deliver_anchored()
     for start in range(0, len(message_ids), WEBHOOK_BATCH):
         fire(send_webhooks, message_ids[start : start + WEBHOOK_BATCH])
     if delivered:
-        fire(verify_deliveries)
+        fire_once(verify_deliveries)
     if delivered >= pipeline.batch_size():
-        fire(deliver_anchored)
+        fire_once(deliver_anchored)
     return delivered
 
 
@@ -77,9 +79,10 @@ def _schedule_retries(outcomes: dict[int, webhooks.SendOutcome]) -> None:
 
 @shared_task(autoretry_for=(ChainError,), retry_backoff=2, max_retries=8)
 def verify_deliveries() -> int:
+    started(verify_deliveries)
     verified = pipeline.verify_pending()
     if verified >= pipeline.batch_size():
-        fire(verify_deliveries)
+        fire_once(verify_deliveries)
     return verified
 
 
@@ -87,14 +90,15 @@ def verify_deliveries() -> int:
 def sweep() -> dict:
     """Fire every stage that has work nobody came for (see pipeline.sweep)."""
     found = pipeline.sweep()
+    if found["anchoring"]:
+        fire(ledger_tasks.anchor)
     for stage, task in (
         ("sealing", seal_received),
-        ("anchoring", ledger_tasks.anchor),
         ("delivering", deliver_anchored),
         ("verifying", verify_deliveries),
     ):
         if found[stage]:
-            fire(task)
+            fire_once(task)
     stuck = found["webhooks"]
     for start in range(0, len(stuck), WEBHOOK_BATCH):
         fire(send_webhooks, stuck[start : start + WEBHOOK_BATCH])
@@ -106,4 +110,4 @@ def sweep() -> dict:
 
 def on_checkpoint_confirmed(checkpoint_id: int) -> None:
     """Ledger listener (registered in SharingConfig.ready): anchored objects may be deliverable."""
-    fire(deliver_anchored)
+    fire_once(deliver_anchored)

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from portal import permissions
 from portal.audit import services as audit
-from portal.celery import fire_on_commit
+from portal.celery import fire_once_on_commit
 from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
 from sharing import stix, tasks
@@ -152,7 +152,7 @@ def _store(
         ],
         batch_size=1000,
     )
-    fire_on_commit(tasks.seal_received)
+    fire_once_on_commit(tasks.seal_received)
     return publication
 
 
