@@ -10,6 +10,7 @@ from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
 from sharing import stix
 from sharing.models import Distribution, Publication, PublishedObject
+from sharing.services import indexing
 from sharing.stix import BundleError, Tlp
 
 TITLED_TYPES = ("report", "grouping", "campaign", "intrusion-set", "malware", "indicator")
@@ -59,7 +60,7 @@ def publish_bundle(
                 "objects": len(parsed.objects),
             },
         )
-        PublishedObject.objects.bulk_create(
+        stored = PublishedObject.objects.bulk_create(
             [
                 PublishedObject(
                     publication=publication,
@@ -71,6 +72,7 @@ def publish_bundle(
                 for obj in parsed.objects
             ]
         )
+        indexing.index_objects(stored)
         transaction.on_commit(lambda: tasks.seal_publication.delay(publication.id))
     return publication
 
