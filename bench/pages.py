@@ -39,15 +39,24 @@ def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "gunicorn", "portal.wsgi:application"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=ROOT, env=environment)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/api/health/", timeout=2)
+            requests.get(f"http://127.0.0.1:{port}/api/health/", timeout=10)
             return process
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    process.kill()
+        except requests.RequestException:
+            time.sleep(0.5)
+    stop(process)
     raise SystemExit("gunicorn did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def prepare() -> tuple[str, list[str], list[int], int]:
@@ -124,16 +133,16 @@ def main() -> None:
         for urls in pages.values():
             measure(session, urls, 20)  # warm-up: connections, caches, worker imports
         print(f"{total} objects in the database; {args.requests} requests per page kind")
-        print(f"{'page':<22} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+        print(f"{'page':<22} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}", flush=True)
         for name, urls in pages.items():
             times = measure(session, urls, args.requests)
             print(
                 f"{name:<22} {statistics.median(times):>8.1f} {percentile(times, 0.95):>8.1f} "
-                f"{max(times):>8.1f}"
+                f"{max(times):>8.1f}",
+                flush=True,
             )
     finally:
-        server.terminate()
-        server.wait(10)
+        stop(server)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,10 @@ class Delivery(models.Model):
                 fields=["publication", "organisation"], name="one_delivery_per_organisation"
             )
         ]
+        # The inbox lists an organisation's deliveries newest first.
+        indexes = [
+            models.Index(fields=["organisation", "-created_at", "-id"], name="delivery_inbox_order")
+        ]
 
 
 def new_webhook_message_id() -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
-from django.db.models import F, Func, Q, QuerySet
+from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -41,11 +41,19 @@ def organisation_of(user: User) -> Organisation:
 
 def visible_objects_for(organisation: Organisation) -> QuerySet[PublishedObject]:
     """Every object of the organisation's own publications and of those delivered to it."""
-    delivered = Delivery.objects.filter(organisation=organisation).values("publication_id")
-    own = Publication.objects.filter(organisation=organisation).values("id")
     return PublishedObject.objects.filter(
-        Q(publication_id__in=own) | Q(publication_id__in=delivered)
+        Q(publication__organisation=organisation) | Q(_delivered_to(organisation))
     ).select_related("publication__organisation")
+
+
+def _delivered_to(organisation: Organisation) -> Exists:
+    # A correlated EXISTS: one probe of the (publication, organisation) unique index per
+    # candidate row, rather than hashing every delivery of the organisation for each query.
+    return Exists(
+        Delivery.objects.filter(
+            publication_id=OuterRef("publication_id"), organisation=organisation
+        )
+    )
 
 
 def visible_objects_of(*, user: User) -> QuerySet[PublishedObject]:
@@ -259,15 +267,12 @@ def search_objects(
 
 def _scoped(organisation: Organisation, scope: str) -> QuerySet[PublishedObject]:
     if scope == Scope.INBOX:
-        delivered = Delivery.objects.filter(organisation=organisation).values("publication_id")
-        return PublishedObject.objects.filter(publication_id__in=delivered).select_related(
-            "publication__organisation"
-        )
-    if scope == Scope.OWN:
-        return PublishedObject.objects.filter(
-            publication__organisation=organisation
-        ).select_related("publication__organisation")
-    return visible_objects_for(organisation)
+        found = PublishedObject.objects.filter(_delivered_to(organisation))
+    elif scope == Scope.OWN:
+        found = PublishedObject.objects.filter(publication__organisation=organisation)
+    else:
+        return visible_objects_for(organisation)
+    return found.select_related("publication__organisation")
 
 
 def _text_filter(found: QuerySet[PublishedObject], text: str) -> QuerySet[PublishedObject]:

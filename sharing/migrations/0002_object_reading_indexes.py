@@ -1,4 +1,4 @@
-"""Indexes for reading: objects by STIX id, the observable values and references of every
+"""Indexes for reading: objects by STIX id, an organisation's inbox in order, the observable values and references of every
 object, and (on PostgreSQL only) a full-text index over objects' names and descriptions."""
 
 import django.db.models.deletion
@@ -51,6 +51,12 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="publishedobject",
             index=models.Index(fields=["stix_id", "version"], name="published_object_stix_id"),
+        ),
+        migrations.AddIndex(
+            model_name="delivery",
+            index=models.Index(
+                fields=["organisation", "-created_at", "-id"], name="delivery_inbox_order"
+            ),
         ),
         migrations.CreateModel(
             name="ObservableValue",

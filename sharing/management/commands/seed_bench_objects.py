@@ -10,7 +10,6 @@ portal people use.
 """
 
 import ipaddress
-import os
 import random
 import uuid
 from datetime import timedelta
@@ -50,9 +49,9 @@ class Command(BaseCommand):
         reader_org = self._organisation("Bench Reader")
         reader = User.objects.filter(email=READER_EMAIL).first()
         if reader is None:
-            password = os.environ.get("BENCH_READER_PASSWORD") or uuid.uuid4().hex
+            # No password: the benchmark opens its session directly (bench/pages.py).
             reader = portal_services.create_member(
-                organisation=reader_org, email=READER_EMAIL, role=Role.READER, password=password
+                organisation=reader_org, email=READER_EMAIL, role=Role.READER, password=None
             )
         already = PublishedObject.objects.filter(publication__organisation=publisher).count()
         publications = (objects - already) // PER_PUBLICATION
