@@ -9,7 +9,9 @@ repository root, with the same DATABASE_URL:
 It starts gunicorn on a free local port (DEBUG off), logs in as the seeded reader, warms up,
 then requests each kind of page one at a time and prints p50, p95 and max of the time from
 sending the request to the last byte of the answer (localhost, so network time is negligible),
-and the number of objects in the database.
+the CPU time the gunicorn workers spent per request (PostgreSQL's own CPU not included), which
+varies much less than wall time on a machine shared with other work, the load average, and the
+number of objects in the database.
 """
 
 import argparse
@@ -107,6 +109,17 @@ def measure(session: requests.Session, urls: list[str], count: int) -> list[floa
     return times
 
 
+def worker_cpu_seconds(master: int) -> float:
+    """User + system CPU time of the gunicorn master's children (its workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5) fields 14, 15)
+    return total / ticks
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -133,14 +146,19 @@ def main() -> None:
         for urls in pages.values():
             measure(session, urls, 20)  # warm-up: connections, caches, worker imports
         print(f"{total} objects in the database; {args.requests} requests per page kind")
-        print(f"{'page':<22} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}", flush=True)
+        print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        header = f"{'page':<22} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU ms/req':>11}"
+        print(header, flush=True)
         for name, urls in pages.items():
+            cpu_before = worker_cpu_seconds(server.pid)
             times = measure(session, urls, args.requests)
+            cpu = (worker_cpu_seconds(server.pid) - cpu_before) * 1000 / args.requests
             print(
                 f"{name:<22} {statistics.median(times):>8.1f} {percentile(times, 0.95):>8.1f} "
-                f"{max(times):>8.1f}",
+                f"{max(times):>8.1f} {cpu:>11.1f}",
                 flush=True,
             )
+        print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     finally:
         stop(server)
 

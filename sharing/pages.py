@@ -92,6 +92,7 @@ class Step:
 @dataclass
 class PublicationPage:
     publication: Publication
+    items: list[PublishedObject]
     objects: list[Integrity]
     deliveries: list[Delivery]
     timeline: list[Step]
@@ -136,6 +137,7 @@ def publication_page(*, user: User, publication_id: int) -> PublicationPage:
     )
     return PublicationPage(
         publication=publication,
+        items=items,
         objects=objects,
         deliveries=deliveries,
         timeline=timeline,

@@ -5,6 +5,7 @@ project's verifier, run as a separate program, accepts the download."""
 import subprocess
 import sys
 import zipfile
+from unittest import mock
 
 import pytest
 from playwright.sync_api import expect
@@ -86,3 +87,25 @@ def test_a_reader_finds_follows_downloads_and_verifies(
     tampered = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert tampered.returncode == 1
     assert "NOT VERIFIED" in tampered.stdout
+
+
+def test_a_pending_publication_page_reloads_itself_within_the_csp(
+    page, live_server, trust_group, publisher
+):
+    # No worker: the publication stays "received", so the page keeps asking to be reloaded.
+    with mock.patch("sharing.tasks.seal_publication.delay"):
+        publication = publishing.publish_bundle(
+            acting_user=publisher,
+            bundle=stix_samples.bundle(*campaign_bundle()),
+            distribution="organisation",
+            tlp="amber",
+        )
+    login(page, live_server, publisher)
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    url = f"{live_server.url}/publications/{publication.id}/"
+    page.goto(url)
+    expect(page.locator(".refresh-note")).to_be_visible()
+    with page.expect_navigation(url=url, timeout=15_000):
+        pass  # the page's own static script reloads it
+    assert errors == []  # among them, any script the Content Security Policy refused

@@ -56,7 +56,7 @@ def test_a_delivered_and_verified_publication_shows_its_integrity_and_timeline(
         assert "✔ verified on chain" in panel
     time_to_share = (publication.delivered_at - publication.created_at).total_seconds()
     assert f"Time to share: <strong>{time_to_share:.3f} s</strong>" in content
-    steps = re.findall(r"<tr class=\"done\"><td>([^<]+)</td>", content)
+    steps = re.findall(r"<li class=\"done\"><strong>([^<]+)</strong>", content)
     assert steps == [
         "Received",
         "Sealed (signed)",
