@@ -28,7 +28,7 @@ MAX_RESOLVED = 500
 # References every object carries; listing the referrers of an identity or a marking by them
 # would list everything.
 UBIQUITOUS_REFERENCES = ("created_by_ref", "object_marking_refs")
-# The text search configuration of the GIN index created in migration 0002.
+# The text search configuration of the GIN index created by the migration `object_reading_indexes`.
 TEXT_SEARCH_CONFIG = "english"
 
 
@@ -217,7 +217,7 @@ class SearchPage:
 
 class _ObjectDocument(Func):
     """The text searched: an object's name and description. The same expression as the GIN
-    index of migration 0002, so PostgreSQL answers from the index."""
+    index of the migration `object_reading_indexes`, so PostgreSQL answers from the index."""
 
     template = (
         f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, "
