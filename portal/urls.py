@@ -8,6 +8,7 @@ from portal import api as portal_api
 from portal.auth_adapters import admin_login
 from sharing import api as sharing_api
 from sharing import views as sharing_views
+from sharing import views_reading as reading_views
 
 # The admin has no login form of its own: allauth's, with MFA and its rate limits.
 admin.site.login = admin_login
@@ -43,16 +44,35 @@ urlpatterns = [
     path("publications/", sharing_views.publication_list, name="publications"),
     path(
         "publications/<int:publication_id>/",
-        sharing_views.publication_detail,
+        reading_views.publication_detail,
         name="publication-detail",
+    ),
+    path(
+        "publications/<int:publication_id>/bundle.json",
+        reading_views.publication_bundle,
+        name="publication-bundle",
     ),
     path("inbox/", sharing_views.inbox, name="inbox"),
     path("inbox/<int:delivery_id>/", sharing_views.delivery_detail, name="delivery-detail"),
+    path(
+        "inbox/<int:delivery_id>/bundle.json",
+        reading_views.delivery_bundle,
+        name="delivery-bundle",
+    ),
     path(
         "inbox/<int:delivery_id>/objects/<int:object_id>/receipt.json",
         sharing_views.receipt,
         name="receipt",
     ),
+    path("search/", reading_views.search, name="search"),
+    path("objects/<int:object_id>/", reading_views.object_detail, name="object-detail"),
+    path(
+        "objects/<int:object_id>/download.zip",
+        reading_views.object_download,
+        name="object-download",
+    ),
+    path("objects/bundle.json", reading_views.selection_bundle, name="selection-bundle"),
+    path("stix/<str:stix_id>/", reading_views.object_by_stix_id, name="object-by-stix-id"),
     path("webhooks/", sharing_views.webhook_list, name="webhooks"),
     path("webhooks/<int:endpoint_id>/delete/", sharing_views.webhook_delete, name="webhook-delete"),
     path("", include("portal.community_urls")),

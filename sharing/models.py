@@ -96,6 +96,8 @@ class PublishedObject(models.Model):
                 fields=["publication", "stix_id", "version"], name="one_version_per_publication"
             )
         ]
+        # Version history and relationship targets look objects up by STIX id.
+        indexes = [models.Index(fields=["stix_id", "version"], name="published_object_stix_id")]
 
     def __str__(self) -> str:
         return self.stix_id
@@ -131,6 +133,10 @@ class Delivery(models.Model):
             models.UniqueConstraint(
                 fields=["publication", "organisation"], name="one_delivery_per_organisation"
             )
+        ]
+        # The inbox lists an organisation's deliveries newest first.
+        indexes = [
+            models.Index(fields=["organisation", "-created_at", "-id"], name="delivery_inbox_order")
         ]
 
 
@@ -206,3 +212,38 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["number"]
+
+
+# --- Reading indexes -----------------------------------------------------------------------
+# Written once when a publication's objects are stored (sharing.services.indexing), never
+# changed after: they let the object pages and the search find objects without reading every
+# object's JSON.
+
+
+class ObservableValue(models.Model):
+    """A cyber-observable value an object mentions (an indicator's pattern compares it, or an
+    observable object holds it), lower-cased, so pasting an IP address or a hash finds it."""
+
+    object = models.ForeignKey(
+        PublishedObject, on_delete=models.CASCADE, related_name="observable_values"
+    )
+    # The STIX object path, e.g. "ipv4-addr:value" or "file:hashes.'SHA-256'".
+    path = models.CharField(max_length=200)
+    value = models.CharField(max_length=512, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.path} = {self.value}"
+
+
+class ObjectReference(models.Model):
+    """One `*_ref` / `*_refs` value of an object (STIX 2.1 section 3.4), so the objects that
+    point at a STIX id are found from the pointed-at side too."""
+
+    source = models.ForeignKey(
+        PublishedObject, on_delete=models.CASCADE, related_name="outgoing_references"
+    )
+    property = models.CharField(max_length=100)
+    target_stix_id = models.CharField(max_length=100, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.property} -> {self.target_stix_id}"

@@ -64,16 +64,6 @@ def publication_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def publication_detail(request: HttpRequest, publication_id: int) -> HttpResponse:
-    publication = selectors.access_publication(user=request.user, publication_id=publication_id)
-    return render(
-        request,
-        "sharing/publication_detail.html",
-        {"publication": publication, "objects": publication.items.all()},
-    )
-
-
-@login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.inbox_of(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")

@@ -23,6 +23,7 @@ from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
 from sharing import stix, tasks
 from sharing.models import Distribution, Publication, PublishedObject
+from sharing.services import indexing
 from sharing.stix import BundleError, Tlp
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -139,7 +140,7 @@ def _store(
             "objects": len(parsed.objects),
         },
     )
-    PublishedObject.objects.bulk_create(
+    stored = PublishedObject.objects.bulk_create(
         [
             PublishedObject(
                 publication=publication,
@@ -152,6 +153,7 @@ def _store(
         ],
         batch_size=1000,
     )
+    indexing.index_objects(stored)
     fire_once_on_commit(tasks.seal_received)
     return publication
 

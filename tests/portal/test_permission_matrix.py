@@ -30,7 +30,7 @@ class Rule:
     kwargs: Callable[[dict], dict] = lambda objects: {}
     data: dict = field(default_factory=dict)
     api: bool = False
-    query: str = ""
+    query: str | Callable[[dict], str] = ""
 
 
 def web(anonymous=LOGIN, **expect) -> dict:
@@ -62,6 +62,7 @@ ROUTES: dict[str, Rule] = {
     "publish": Rule(web(**{**OWN_ORGANISATION, "staff": 403, "reader": 403})),
     "publications": Rule(web(**OWN_ORGANISATION)),
     "inbox": Rule(web(**OWN_ORGANISATION)),
+    "search": Rule(web(**OWN_ORGANISATION)),
     "webhooks": Rule(web(**OWN_ORGANISATION)),
     "members": Rule(web(**OWN_ORGANISATION)),
     "trust-groups": Rule(web(**ALL_MEMBERS)),
@@ -77,6 +78,17 @@ ROUTES: dict[str, Rule] = {
         web(**OWNER_ONLY),
         kwargs=lambda o: {"delivery_id": o["delivery"].id, "object_id": o["item"].id},
     ),
+    "publication-bundle": Rule(
+        web(**OWNER_ONLY), kwargs=lambda o: {"publication_id": o["publication"].id}
+    ),
+    "delivery-bundle": Rule(web(**OWNER_ONLY), kwargs=lambda o: {"delivery_id": o["delivery"].id}),
+    "object-detail": Rule(web(**OWNER_ONLY), kwargs=lambda o: {"object_id": o["item"].id}),
+    "object-download": Rule(web(**OWNER_ONLY), kwargs=lambda o: {"object_id": o["item"].id}),
+    "object-by-stix-id": Rule(
+        web(**{**OWNER_ONLY, "reader": DONE, "publisher": DONE, "admin": DONE}),
+        kwargs=lambda o: {"stix_id": o["item"].stix_id},
+    ),
+    "selection-bundle": Rule(web(**OWNER_ONLY), query=lambda o: f"?object={o['item'].id}"),
     "webhook-delete": Rule(
         web(**OWNER_ADMIN_ACTION), method="post", kwargs=lambda o: {"endpoint_id": o["webhook"].id}
     ),
@@ -225,7 +237,8 @@ def test_the_route_answers_as_the_matrix_says(client, world, name, actor):
     rule = ROUTES[name]
     if actor != "anonymous":
         client.force_login(world["users"][actor])
-    url = reverse(name, kwargs=rule.kwargs(world)) + rule.query
+    query = rule.query(world) if callable(rule.query) else rule.query
+    url = reverse(name, kwargs=rule.kwargs(world)) + query
     response = getattr(client, rule.method)(url, data=rule.data)
     expected = rule.expect[actor]
     if expected == LOGIN:
