@@ -320,6 +320,12 @@ JOIN_REQUESTS_PER_HOUR = env_int("JOIN_REQUESTS_PER_HOUR", 5)
 # --- Sharing -----------------------------------------------------------------------------
 PUBLISH_MAX_BYTES = env_int("PUBLISH_MAX_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PUBLISH_MAX_BYTES + 64 * 1024
+# Size limits of STIX content, the same for forms, uploads and the API: objects per bundle,
+# characters of a name or label, of any other short string, of a description or pattern.
+PUBLISH_MAX_OBJECTS = env_int("PUBLISH_MAX_OBJECTS", 5000)
+STIX_MAX_NAME_CHARS = env_int("STIX_MAX_NAME_CHARS", 300)
+STIX_MAX_STRING_CHARS = env_int("STIX_MAX_STRING_CHARS", 2048)
+STIX_MAX_TEXT_CHARS = env_int("STIX_MAX_TEXT_CHARS", 20000)
 # Outgoing webhooks never reach private, loopback, link-local or metadata addresses unless
 # this allows it (tests and single-machine demos do).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", not PRODUCTION)

@@ -53,6 +53,7 @@ urlpatterns = [
         sharing_views.receipt,
         name="receipt",
     ),
+    path("", include("sharing.draft_urls")),
     path("webhooks/", sharing_views.webhook_list, name="webhooks"),
     path("webhooks/<int:endpoint_id>/delete/", sharing_views.webhook_delete, name="webhook-delete"),
     path("", include("portal.community_urls")),

@@ -10,6 +10,7 @@ from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
 from sharing import stix
 from sharing.models import Distribution, Publication, PublishedObject
+from sharing.services import provenance
 from sharing.stix import BundleError, Tlp
 
 TITLED_TYPES = ("report", "grouping", "campaign", "intrusion-set", "malware", "indicator")
@@ -22,6 +23,7 @@ def publish_bundle(
     distribution: str,
     tlp: str,
     trust_group_ids: list[int] | None = None,
+    title: str = "",
 ) -> Publication:
     """Validate and store a bundle; sealing starts once the transaction commits.
 
@@ -31,20 +33,23 @@ def publish_bundle(
     from sharing import tasks
 
     permissions.require(permissions.can_publish(acting_user), "Only publishers may publish.")
-    parsed = stix.parse_bundle(bundle)
+    parsed = stix.parse_bundle(bundle, limits=provenance.limits())
     groups = _check_distribution(acting_user, distribution, tlp, trust_group_ids or [])
     _check_markings(parsed.objects, tlp)
+    objects = provenance.stamp(parsed.objects, organisation=acting_user.organisation, tlp=tlp)
 
     with transaction.atomic():
+        lineages = provenance.lock_lineages(objects, organisation=acting_user.organisation)
         publication = Publication.objects.create(
             organisation=acting_user.organisation,
             author=acting_user,
             bundle_id=parsed.id,
-            title=_title(parsed.objects),
+            title=title[:300] or _title(parsed.objects),
             distribution=distribution,
             tlp=tlp,
         )
         publication.trust_groups.set(groups)
+        provenance.record_lineages(lineages, publication=publication)
         audit.record(
             action="publication_created",
             actor=acting_user,
@@ -68,7 +73,7 @@ def publish_bundle(
                     version=stix.object_version(obj),
                     body=obj,
                 )
-                for obj in parsed.objects
+                for obj in objects
             ]
         )
         transaction.on_commit(lambda: tasks.seal_publication.delay(publication.id))
