@@ -7,55 +7,132 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('portal', '0004_authoring_drafts_lineages'),
-        ('sharing', '0001_initial'),
+        ("portal", "0004_authoring_drafts_lineages"),
+        ("sharing", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Draft',
+            name="Draft",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300)),
-                ('source', models.CharField(choices=[('forms', 'Written in the forms'), ('misp', 'Imported from a MISP event'), ('version', 'New version of published objects')], default='forms', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('based_on', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='sharing.publication')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='drafts', to='portal.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("forms", "Written in the forms"),
+                            ("misp", "Imported from a MISP event"),
+                            ("version", "New version of published objects"),
+                        ],
+                        default="forms",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "based_on",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="sharing.publication",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="drafts",
+                        to="portal.organisation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', '-id'],
+                "ordering": ["-updated_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ObjectLineage',
+            name="ObjectLineage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stix_id', models.CharField(max_length=100, unique=True)),
-                ('stix_type', models.CharField(max_length=100)),
-                ('latest_version', models.CharField(max_length=40)),
-                ('revoked', models.BooleanField(default=False)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='object_lineages', to='portal.organisation')),
-                ('original_publication', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='sharing.publication')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("stix_id", models.CharField(max_length=100, unique=True)),
+                ("stix_type", models.CharField(max_length=100)),
+                ("latest_version", models.CharField(max_length=40)),
+                ("revoked", models.BooleanField(default=False)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="object_lineages",
+                        to="portal.organisation",
+                    ),
+                ),
+                (
+                    "original_publication",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="sharing.publication",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DraftObject',
+            name="DraftObject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stix_id', models.CharField(max_length=100)),
-                ('stix_type', models.CharField(max_length=100)),
-                ('body', models.JSONField()),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('draft', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='objects', to='sharing.draft')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("stix_id", models.CharField(max_length=100)),
+                ("stix_type", models.CharField(max_length=100)),
+                ("body", models.JSONField()),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "draft",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="objects",
+                        to="sharing.draft",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(fields=('draft', 'stix_id'), name='one_object_per_draft')],
+                "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("draft", "stix_id"), name="one_object_per_draft"
+                    )
+                ],
             },
         ),
     ]
