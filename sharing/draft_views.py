@@ -51,7 +51,7 @@ def _groups(request: HttpRequest):
 def _render_draft(
     request: HttpRequest, draft: Draft, form: DraftPublishForm, errors=(), status: int = 200
 ) -> HttpResponse:
-    items = list(draft.objects.all())
+    items = list(draft.items.all())
     for item in items:
         item.display_name = object_forms.display_name(item.body)
         item.editable = item.stix_type in object_forms.OBJECT_FIELDS
@@ -152,7 +152,7 @@ def object_form(
             stix_type=other.stix_type,
             label=object_forms.display_name(other.body),
         )
-        for other in draft.objects.exclude(pk=getattr(item, "pk", None))
+        for other in draft.items.exclude(pk=getattr(item, "pk", None))
     ]
     form = object_forms.ObjectForm(
         request.POST or None,
@@ -240,7 +240,7 @@ def new_version(request: HttpRequest, stix_id: str) -> HttpResponse:
     except BundleError as exc:
         messages.error(request, "; ".join(exc.errors))
         return redirect("publication-detail", publication_id=lineage.original_publication_id)
-    item = draft.objects.get()
+    item = draft.items.get()
     return redirect("draft-object-edit", draft_id=draft.id, object_id=item.id)
 
 

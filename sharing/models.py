@@ -250,7 +250,7 @@ class Draft(models.Model):
 class DraftObject(models.Model):
     """One STIX object of a draft, as the forms built it (not yet stamped or sealed)."""
 
-    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="objects")
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="items")
     stix_id = models.CharField(max_length=100)
     stix_type = models.CharField(max_length=100)
     body = models.JSONField()

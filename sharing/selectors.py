@@ -76,4 +76,4 @@ def access_draft(*, user: User, draft_id: int) -> Draft:
 
 
 def access_draft_object(*, draft: Draft, object_id: int) -> DraftObject:
-    return get_object_or_404(draft.objects.all(), pk=object_id)
+    return get_object_or_404(draft.items.all(), pk=object_id)

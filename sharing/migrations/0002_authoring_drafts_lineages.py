@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0004_authoring_drafts_lineages"),
+        ("portal", "0004_audit_actions_for_authoring"),
         ("sharing", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -121,7 +121,7 @@ class Migration(migrations.Migration):
                     "draft",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
-                        related_name="objects",
+                        related_name="items",
                         to="sharing.draft",
                     ),
                 ),

@@ -132,7 +132,7 @@ def bundle_of(draft: Draft) -> dict[str, Any]:
     return {
         "type": "bundle",
         "id": f"bundle--{uuid.uuid5(uuid.NAMESPACE_URL, f'draft:{draft.pk}')}",
-        "objects": [item.body for item in draft.objects.all()],
+        "objects": [item.body for item in draft.items.all()],
     }
 
 
