@@ -38,7 +38,7 @@ def import_event(*, acting_user: User, event: bytes | str | dict[str, Any]) -> D
     Raises BundleError (nothing stored) when conversion or validation fails."""
     drafts.require_author(acting_user)
     title, objects = convert_event(event)
-    if not objects:
+    if not any(obj.get("type") not in ("report", "grouping") for obj in objects):
         raise BundleError(["the MISP event holds nothing to convert"])
     drafts.check_objects(objects)
     return drafts.create_draft(
