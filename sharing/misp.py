@@ -38,8 +38,11 @@ def import_event(*, acting_user: User, event: bytes | str | dict[str, Any]) -> D
     Raises BundleError (nothing stored) when conversion or validation fails."""
     drafts.require_author(acting_user)
     title, objects = convert_event(event)
-    if not any(obj.get("type") not in ("report", "grouping") for obj in objects):
-        raise BundleError(["the MISP event holds nothing to convert"])
+    # An empty event converts to its container and a note saying it is empty.
+    if not any(obj.get("type") not in ("report", "grouping", "note") for obj in objects):
+        raise BundleError(
+            ["the MISP event holds nothing to convert: no attribute, object or galaxy"]
+        )
     drafts.check_objects(objects)
     return drafts.create_draft(
         acting_user=acting_user,

@@ -21,9 +21,7 @@ def upload(client, content: bytes):
     )
 
 
-def test_a_misp_event_opens_as_a_draft_and_publishes_with_the_portals_provenance(
-    client, publisher
-):
+def test_a_misp_event_opens_as_a_draft_and_publishes_with_the_portals_provenance(client, publisher):
     client.force_login(publisher)
     response = upload(client, EVENT.read_bytes())
     draft = Draft.objects.get()
