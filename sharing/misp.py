@@ -28,6 +28,8 @@ def convert_event(event: bytes | str | dict[str, Any]) -> tuple[str, list[dict[s
     try:
         parser.parse_misp_event({"Event": inner})
         bundle = json.loads(parser.bundle.serialize())
+    except KeyError as exc:
+        raise BundleError([f"the MISP event lacks a field the conversion needs: {exc}"]) from None
     except Exception as exc:  # noqa: BLE001 - the converter raises many kinds of errors
         raise BundleError([f"the MISP event could not be converted to STIX 2.1: {exc}"]) from None
     return str(inner.get("info", ""))[:300], _without_portal_fields(bundle.get("objects", []))

@@ -65,6 +65,23 @@ def test_a_misp_event_opens_as_a_draft_and_publishes_with_the_portals_provenance
         (b"{not json", "not valid JSON"),
         (json.dumps({"type": "bundle", "objects": []}).encode(), "expected a MISP event"),
         (json.dumps({"Event": {"info": "empty"}}).encode(), "holds nothing to convert"),
+        (
+            json.dumps(
+                {
+                    "Event": {
+                        "info": "x",
+                        "Galaxy": [
+                            {
+                                "name": "Threat Actor",
+                                "type": "threat-actor",
+                                "GalaxyCluster": [{"type": "threat-actor", "value": "v"}],
+                            }
+                        ],
+                    }
+                }
+            ).encode(),
+            "lacks a field the conversion needs",
+        ),
     ],
 )
 def test_what_is_not_a_misp_event_is_refused_and_nothing_is_stored(
