@@ -37,8 +37,9 @@ def is_versioned(obj: dict[str, Any]) -> bool:
 
 
 def stamp(objects: list[dict[str, Any]], *, organisation: Organisation, tlp: str) -> list[dict]:
-    """Copies of `objects` with `created_by_ref` set to the organisation's identity and the
-    publication's TLP 2.0 marking in `object_marking_refs` (replacing any other TLP marking).
+    """Copies of `objects` with the publication's TLP 2.0 marking in `object_marking_refs`
+    (replacing any other TLP marking) and, on domain and relationship objects, `created_by_ref`
+    set to the organisation's identity.
 
     Raises BundleError when an object names another creator in `created_by_ref`.
     """
@@ -54,15 +55,17 @@ def stamp(objects: list[dict[str, Any]], *, organisation: Organisation, tlp: str
     marking = stix.TLP2_MARKING_ID[tlp]
     stamped = []
     for obj in objects:
-        if not is_versioned(obj):
+        if obj.get("type") == "marking-definition":
             stamped.append(obj)
             continue
         others = [
             ref for ref in obj.get("object_marking_refs", []) if ref not in stix.TLP_MARKING_IDS
         ]
-        stamped.append(
-            {**obj, "created_by_ref": identity, "object_marking_refs": [marking, *others]}
-        )
+        obj = {**obj, "object_marking_refs": [marking, *others]}
+        if is_versioned(obj):
+            # Cyber observables have no created_by_ref (STIX 2.1 section 6.1), only markings.
+            obj["created_by_ref"] = identity
+        stamped.append(obj)
     return stamped
 
 
@@ -117,6 +120,12 @@ def lock_lineages(objects: list[dict[str, Any]], *, organisation: Organisation) 
                 f"{lineage.latest_version}"
             )
         latest[stix_id] = obj
+    errors.extend(
+        f"{stix_id} is the identity of another organisation; only it may publish its identity"
+        for stix_id in Organisation.objects.filter(stix_identity_id__in=ids)
+        .exclude(pk=organisation.pk)
+        .values_list("stix_identity_id", flat=True)
+    )
     if errors:
         raise BundleError(errors[: stix.MAX_ERRORS])
     new = {stix_id: obj for stix_id, obj in latest.items() if stix_id not in existing}

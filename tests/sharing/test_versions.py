@@ -246,6 +246,38 @@ def test_a_foreign_created_by_ref_is_refused(channel, publisher, alpine, token_f
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
+def test_another_organisations_identity_cannot_be_published(channel, publisher, alpine, token_for):
+    impostor = {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": alpine.stix_identity_id,
+        "created": stix_samples.TIMESTAMP,
+        "modified": stix_samples.TIMESTAMP,
+        "name": "Alpine Energy CSIRT (not really)",
+        "identity_class": "organization",
+    }
+    refused(channel, publisher, [impostor], token_for, "is the identity of another organisation")
+
+
+def test_observables_carry_the_marking_but_no_creator(publisher):
+    observable = {
+        "type": "ipv4-addr",
+        "spec_version": "2.1",
+        "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd",
+        "value": "198.51.100.3",
+    }
+    publication = publish(publisher, observable, stix_samples.indicator())
+    body = publication.items.get(stix_type="ipv4-addr").body
+    assert body["object_marking_refs"] == [
+        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
+    ]
+    assert "created_by_ref" not in body
+    assert not ObjectLineage.objects.filter(stix_id=observable["id"]).exists()
+    # Everyone may publish the same observable: its id comes from its value.
+    publish(publisher, observable, stix_samples.indicator())
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
 def test_a_duplicate_version_is_refused_not_sealed_twice(channel, publisher, token_for):
     publish(publisher, malware())
     refused(channel, publisher, [malware()], token_for, "is already published")
