@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.selectors import trust_groups_of
@@ -199,8 +200,7 @@ def object_form(
 
 
 def _defaults(stix_type: str) -> dict:
-    from django.utils import timezone
-
+    """Initial values of a new object: the required timestamps at now, common choices."""
     now = timezone.now().strftime("%Y-%m-%dT%H:%M:%S")
     return {
         "indicator": {"pattern_type": "stix", "valid_from": now},
