@@ -109,7 +109,7 @@ class Limits:
     name_chars: int = 300
     string_chars: int = 2048
     text_chars: int = 20000
-    objects: int = 5000
+    objects: int = 1000
 
 
 @dataclass(frozen=True)
