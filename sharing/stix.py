@@ -94,9 +94,7 @@ MAX_ERRORS = 50
 
 # Keys whose strings are names or short labels, and keys holding free text (STIX 2.1 common
 # and SDO properties). Every other string is bounded by `Limits.string_chars`.
-NAME_KEYS = frozenset(
-    {"name", "aliases", "labels", "roles", "sectors", "goals", "x_opencti_aliases"}
-)
+NAME_KEYS = frozenset({"name", "aliases", "labels", "roles", "sectors", "goals"})
 TEXT_KEYS = frozenset(
     {"description", "content", "abstract", "explanation", "opinion", "pattern", "objective"}
 )
