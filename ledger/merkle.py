@@ -174,6 +174,16 @@ def inclusion_proof(index: int, size: int, store: NodeStore) -> list[bytes]:
     return _subtree_hashes(_inclusion_ranges(index, size), store)
 
 
+def inclusion_proof_keys(index: int, size: int) -> set[NodeKey]:
+    """The stored nodes that ``inclusion_proof(index, size, ...)`` reads.
+
+    Lets a caller fetch the nodes of many proofs in one query and hand them over in an
+    ``InMemoryStore``.
+    """
+    ranges = _inclusion_ranges(index, size)
+    return {key for start, end in ranges for key in _perfect_keys(start, end)}
+
+
 def consistency_proof(old_size: int, new_size: int, store: NodeStore) -> list[bytes]:
     """PROOF(old_size, D[new_size]) of RFC 9162 2.1.4.1.
 

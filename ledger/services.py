@@ -9,8 +9,9 @@ resumed by the next call: a submitted transaction is found again by its stored h
 
 import logging
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -19,7 +20,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from ledger import canonical, merkle, signing
 from ledger.chain import AnchorChain, ChainError, MinedTx
@@ -66,38 +66,63 @@ def active_signing_key(*, owner: str) -> SigningKey:
 
 
 def seal(*, payload: Any, subject: str, signing_key: SigningKey) -> Entry:
-    """Canonicalise (RFC 8785), salt, hash into a domain-separated leaf and sign it.
+    """Seal one payload; see seal_many."""
+    return seal_many([SealRequest(payload=payload, subject=subject, signing_key=signing_key)])[0]
 
-    Raises canonical.CanonicalizationError when the payload has no canonical form.
+
+@dataclass(frozen=True)
+class SealRequest:
+    payload: Any
+    subject: str
+    signing_key: SigningKey
+
+
+def seal_many(requests: Sequence[SealRequest]) -> list[Entry]:
+    """Canonicalise (RFC 8785), salt, hash into a domain-separated leaf and sign each payload;
+    store the entries in one bulk insert, in the order given.
+
+    Each signing key is decrypted once per call, however many payloads it signs. Raises
+    canonical.CanonicalizationError when a payload has no canonical form (nothing is stored).
     """
-    canonical_bytes = canonical.canonicalize(payload)
-    salt = canonical.new_salt()
-    leaf = canonical.item_leaf(salt, canonical_bytes)
-    private_key = signing.decrypt_private_key(
-        signing_key.encrypted_private_key, secret=settings.ENCRYPTION_SECRET
-    )
-    return Entry.objects.create(
-        subject=subject[:200],
-        signing_key=signing_key,
-        canonical_hash=canonical.sha256(canonical_bytes),
-        salt=salt,
-        leaf=leaf,
-        signature=signing.sign(private_key, leaf),
-    )
+    private_keys: dict[int, Any] = {}
+    entries = []
+    for request in requests:
+        key = request.signing_key
+        if key.pk not in private_keys:
+            private_keys[key.pk] = signing.decrypt_private_key(
+                key.encrypted_private_key, secret=settings.ENCRYPTION_SECRET
+            )
+        canonical_bytes = canonical.canonicalize(request.payload)
+        salt = canonical.new_salt()
+        leaf = canonical.item_leaf(salt, canonical_bytes)
+        entries.append(
+            Entry(
+                subject=request.subject[:200],
+                signing_key=key,
+                canonical_hash=canonical.sha256(canonical_bytes),
+                salt=salt,
+                leaf=leaf,
+                signature=signing.sign(private_keys[key.pk], leaf),
+            )
+        )
+    return Entry.objects.bulk_create(entries, batch_size=1000)
 
 
 # --- The Merkle log ----------------------------------------------------------------------
 
 
 class DatabaseNodeStore:
-    """merkle.NodeStore over MerkleNode rows, one query per call."""
+    """merkle.NodeStore over MerkleNode rows, one query per call (one condition per level)."""
 
     def get_nodes(self, keys: Collection[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
         if not keys:
             return {}
-        condition = Q()
+        by_level: dict[int, list[int]] = {}
         for level, index in keys:
-            condition |= Q(level=level, index=index)
+            by_level.setdefault(level, []).append(index)
+        condition = Q()
+        for level, indexes in by_level.items():
+            condition |= Q(level=level, index__in=indexes)
         rows = MerkleNode.objects.filter(condition).values_list("level", "index", "hash")
         return {(level, index): bytes(digest) for level, index, digest in rows}
 
@@ -358,10 +383,23 @@ def _confirm(checkpoint: Checkpoint, *, block_number: int) -> bool:
         Entry.objects.filter(state=EntryState.LOGGED, leaf_index__lt=checkpoint.tree_size).update(
             state=EntryState.ANCHORED, checkpoint=checkpoint
         )
-        for listener in _checkpoint_listeners():
+        for listener in _checkpoint_listeners:
             transaction.on_commit(lambda listener=listener: listener(checkpoint.id))
     return True
 
 
-def _checkpoint_listeners() -> Iterable:
-    return [import_string(path) for path in settings.LEDGER_CHECKPOINT_LISTENERS]
+# --- Hand-off to the apps that use the ledger ---------------------------------------------
+
+_checkpoint_listeners: list[Callable[[int], None]] = []
+
+
+def on_checkpoint_confirmed(listener: Callable[[int], None]) -> Callable[[int], None]:
+    """Register `listener(checkpoint_id)`, called after a checkpoint's confirmation commits.
+
+    The ledger knows nothing of what its entries are for: an app that waits for anchoring
+    (sharing, in its AppConfig.ready) registers here. A listener must be quick and must not
+    raise; a lost call only delays work, since the caller's sweeper finds anchored rows too.
+    """
+    if listener not in _checkpoint_listeners:
+        _checkpoint_listeners.append(listener)
+    return listener

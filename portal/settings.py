@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the WSGI server (collected by `collectstatic`).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -119,11 +121,21 @@ TEMPLATES = [
 # --- Database ----------------------------------------------------------------------------
 # SQLite is the embedded default; DATABASE_URL=postgres://... selects PostgreSQL.
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for the writer instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+else:
+    # Each process borrows connections from its own pool (psycopg_pool) for one request or
+    # task and gives them back: connections are bounded by processes x DATABASE_POOL_MAX_SIZE,
+    # whatever the number of clients. A request that waits longer than
+    # DATABASE_POOL_TIMEOUT seconds for a connection fails instead of piling up.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 4),
+        "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication ----------------------------------------------------------------------
@@ -191,6 +203,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves STATIC_ROOT; outside production it also finds files where they lie, so the
+# portal works before `collectstatic` has run.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not PRODUCTION)
 
 # --- Email -------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
@@ -282,6 +297,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The sweeper re-drives any row stuck in a stage: lost tasks delay work, never lose it.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 15)
 SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
+# Rows one run of a pipeline stage (seal, deliver, verify) claims at most; a full batch makes
+# the task run again at once, so a backlog drains in batches of this size.
+PIPELINE_BATCH_SIZE = env_int("PIPELINE_BATCH_SIZE", 500)
 # How often the audit trail's head is sealed and anchored on-chain (only when it moved).
 AUDIT_ANCHOR_INTERVAL_SECONDS = env_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
@@ -308,8 +326,6 @@ if PRODUCTION and (not LEDGER_SENDER_KEY or LEDGER_SENDER_KEY == _ANVIL_DEV_KEY)
 # Blocks on top of the anchoring block before a checkpoint counts (1 = mined; QBFT is final).
 LEDGER_CONFIRMATIONS = env_int("LEDGER_CONFIRMATIONS", 1)
 LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)
-# Callables (dotted paths) told about each confirmed checkpoint, with its id.
-LEDGER_CHECKPOINT_LISTENERS = ["sharing.services.pipeline.on_checkpoint_confirmed"]
 # Secrets at rest (signing keys, webhook secrets) are encrypted with a key derived from this.
 ENCRYPTION_SECRET = env_str("ENCRYPTION_SECRET", SECRET_KEY)
 
@@ -319,6 +335,9 @@ JOIN_REQUESTS_PER_HOUR = env_int("JOIN_REQUESTS_PER_HOUR", 5)
 
 # --- Sharing -----------------------------------------------------------------------------
 PUBLISH_MAX_BYTES = env_int("PUBLISH_MAX_BYTES", 5 * 1024 * 1024)
+# A request repeating a bundle (same id, content and distribution) within this many seconds
+# returns the original publication: clients retry after timeouts and 5xx answers.
+PUBLISH_DEDUPLICATION_SECONDS = env_int("PUBLISH_DEDUPLICATION_SECONDS", 24 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PUBLISH_MAX_BYTES + 64 * 1024
 # Size limits of STIX content, the same for forms, uploads and the API: objects per bundle,
 # characters of a name or label, of any other short string, of a description or pattern.
@@ -331,6 +350,8 @@ STIX_MAX_TEXT_CHARS = env_int("STIX_MAX_TEXT_CHARS", 20000)
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", not PRODUCTION)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+# POSTs one worker task sends at once (a batch of messages is sent by a thread pool).
+WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 8)
 # Seconds to wait before attempt 2, 3, ...; the last value repeats.
 WEBHOOK_RETRY_DELAYS = [int(s) for s in env_list("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,3600")]
 

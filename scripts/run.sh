@@ -42,6 +42,7 @@ log "Migrating the database"
 "$PY" manage.py migrate --noinput
 "$PY" manage.py deploy_anchor
 "$PY" manage.py load_demo
+"$PY" manage.py collectstatic --noinput -v 0
 
 log "Starting the Celery worker and beat (logs in $VAR/log)"
 # Workers never run with DEBUG: it records every SQL query, which slows a long-running worker
@@ -54,6 +55,7 @@ DEBUG=false "$VENV/bin/celery" -A portal beat -l INFO -s "$VAR/celerybeat-schedu
 pids+=($!)
 
 log "Portal on http://127.0.0.1:$PORT/ (Ctrl-C to stop)"
-"$PY" manage.py runserver "127.0.0.1:$PORT" &
+# gunicorn, as in a deployment: WEB_WORKERS processes of WEB_THREADS threads each.
+WEB_BIND="127.0.0.1:$PORT" "$VENV/bin/gunicorn" -c portal/gunicorn.conf.py &
 pids+=($!)
 wait -n "${pids[@]}"

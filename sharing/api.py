@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,23 +57,43 @@ class PublicationListView(OrganisationScopedMixin, generics.ListAPIView):
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[Publication]:
         return selectors.publications_for(organisation)
 
-    @extend_schema(request=PublishInputSerializer, responses={202: PublicationSerializer})
+    @extend_schema(
+        request=PublishInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Repeating a key returns the original publication (202) instead of "
+                "creating another; reusing it for a different request answers 422.",
+            )
+        ],
+        responses={202: PublicationSerializer},
+    )
     def post(self, request: Request) -> Response:
         require_write_scope(request)
         data = PublishInputSerializer(data=request.data)
         if not data.is_valid():
             return Response({"errors": _flatten(data.errors)}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            publication = publishing.publish_bundle(
+            published = publishing.publish(
                 acting_user=request.user,
                 bundle=data.validated_data["bundle"],
                 distribution=data.validated_data["distribution"],
                 tlp=data.validated_data["tlp"],
                 trust_group_ids=data.validated_data["trust_groups"],
+                idempotency_key=request.headers.get("Idempotency-Key", ""),
             )
+        except publishing.IdempotencyKeyReused as exc:
+            return Response({"errors": exc.errors}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except BundleError as exc:
             return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(PublicationSerializer(publication).data, status=status.HTTP_202_ACCEPTED)
+        headers = {} if published.created else {"Idempotent-Replayed": "true"}
+        return Response(
+            PublicationSerializer(published.publication).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers=headers,
+        )
 
 
 class PublicationDetailView(ScopedRetrieveView):

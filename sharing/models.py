@@ -52,10 +52,24 @@ class Publication(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     state_changed_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of the bundle's objects and distribution: a repeated request is recognised by it.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    # The client's Idempotency-Key header, if it sent one.
+    idempotency_key = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "state_changed_at"])]
+        indexes = [
+            models.Index(fields=["state", "state_changed_at"]),
+            models.Index(fields=["organisation", "bundle_id"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="one_publication_per_idempotency_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -1,18 +1,23 @@
 """STIX 2.1 bundle parsing and validation. Touches no database.
 
-A bundle is accepted only when the OASIS `stix2-validator` and the `stix2` library both accept
-every object, every indicator pattern names known STIX cyber-observable types, and every object
-has a canonical JSON form (RFC 8785) so it can be sealed.
+A bundle is accepted only when the OASIS `stix2-validator` accepts it (JSON schemas and every
+MUST check), every reference property points to an object of an allowed type, every indicator
+pattern names known STIX cyber-observable types, and every object has a canonical JSON form
+(RFC 8785) so it can be sealed.
+
+Each object is validated once: the `stix2` library, which checked the same things again while
+building every object, is not run; the reference-type rules it added are checked here.
 """
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import stix2
-import stix2.exceptions
-from stix2patterns.pattern import Pattern
+import stix2validator.v21.musts
+import stix2validator.validator
+from stix2patterns.v21.pattern import Pattern
 from stix2patterns.validator import run_validator
 from stix2validator import ValidationOptions, validate_instance
 
@@ -91,6 +96,57 @@ PATTERN_OBJECT_TYPES = frozenset(
 )
 
 MAX_ERRORS = 50
+# Only the MUST checks: the SHOULD (best-practice) checks yield warnings, which are not refusals,
+# and cost as much again.
+_OPTIONS = ValidationOptions(version="2.1", disabled=["all"])
+
+
+def _reuse_schema_validators() -> None:
+    """Give `stix2-validator`'s JSON-schema validators a registry that already holds every
+    schema they reference.
+
+    The library builds each validator with a registry holding only its own schema: every
+    `$ref` is then retrieved (from the library's cache) into a new registry that is crawled
+    again and thrown away, for every object checked. That is most of the cost of validating a
+    single-object bundle (about 50 ms on a 2-core machine). Here the validator of each schema
+    is built once with every schema the library has retrieved so far, crawled once, and
+    rebuilt only when the library retrieves a schema it had not seen. What is validated, and
+    how, does not change.
+    """
+    module = stix2validator.validator
+    if getattr(module.load_validator, "reused", False):
+        return
+    build = module.load_validator
+    validators: dict[tuple[str, str], tuple[int, Any]] = {}
+
+    def known() -> list[tuple[str, Any]]:
+        return [*module._FILE_SCHEMAS.items(), *module._HTTP_SCHEMAS.items()]
+
+    def load_validator(schema_path: str, schema: dict, schema_dir: str) -> Any:
+        key = (schema_path, schema_dir)
+        resources = known()
+        cached = validators.get(key)
+        if cached is not None and cached[0] == len(resources):
+            return cached[1]
+        built = build(schema_path, schema, schema_dir)
+        registry = built._registry.with_resources(resources).crawl()
+        # A new instance: evolve() would keep the resolver bound to the old registry.
+        validator = type(built)(
+            built.schema, registry=registry, format_checker=built.format_checker
+        )
+        validators[key] = (len(resources), validator)
+        return validator
+
+    load_validator.reused = True  # type: ignore[attr-defined]
+    module.load_validator = load_validator
+
+
+_reuse_schema_validators()
+
+# A STIX 2.1 pattern parsed once serves both the validator's MUST check and ours below; a
+# pattern is parsed by an ANTLR grammar, the costliest step of validating an indicator.
+parsed_pattern = functools.lru_cache(maxsize=4096)(Pattern)
+stix2validator.v21.musts.Pattern = parsed_pattern
 
 # Keys whose strings are names or short labels, and keys holding free text (STIX 2.1 common
 # and SDO properties). Every other string is bounded by `Limits.string_chars`.
@@ -143,7 +199,7 @@ def parse_bundle(
 
     errors = _validator_errors(document)
     for obj in objects:
-        errors.extend(_library_errors(obj))
+        errors.extend(_reference_errors(obj))
         errors.extend(_pattern_type_errors(obj))
         errors.extend(_canonical_errors(obj))
     errors.extend(_duplicate_errors(objects))
@@ -236,18 +292,47 @@ def _label(obj: dict[str, Any]) -> str:
 
 
 def _validator_errors(document: dict[str, Any]) -> list[str]:
-    result = validate_instance(document, ValidationOptions(version="2.1"))
+    result = validate_instance(document, _OPTIONS)
     if result.is_valid:
         return []
     return [str(error.message if hasattr(error, "message") else error) for error in result.errors]
 
 
-def _library_errors(obj: dict[str, Any]) -> list[str]:
-    try:
-        stix2.parse(obj, allow_custom=True, version="2.1")
-    except (stix2.exceptions.STIXError, ValueError, TypeError) as exc:
-        return [f"{_label(obj)}: {exc}"]
-    return []
+# STIX 2.1 sections 3.2 (common properties), 5.1 (relationship), 5.2 (sighting), 7.2: the object
+# types each reference property may point to. The JSON schemas check only that a reference is
+# an identifier; the `stix2` library checks these too, at the price of building every object.
+REFERENCE_TYPES: dict[str, frozenset[str]] = {
+    "created_by_ref": frozenset({"identity"}),
+    "object_marking_refs": frozenset({"marking-definition"}),
+    "observed_data_refs": frozenset({"observed-data"}),
+    "where_sighted_refs": frozenset({"identity", "location"}),
+}
+NOT_RELATABLE = frozenset({"bundle", "language-content", "marking-definition", "relationship"})
+
+
+def _reference_errors(obj: dict[str, Any]) -> list[str]:
+    errors = []
+    for prop, allowed in REFERENCE_TYPES.items():
+        value = obj.get(prop)
+        refs = value if isinstance(value, list) else [value] if value is not None else []
+        for ref in refs:
+            if isinstance(ref, str) and ref.split("--", 1)[0] not in allowed:
+                errors.append(
+                    f"{_label(obj)}: {prop} must refer to {' or '.join(sorted(allowed))}, not {ref}"
+                )
+    for marking in obj.get("granular_markings") or []:
+        ref = marking.get("marking_ref") if isinstance(marking, dict) else None
+        if isinstance(ref, str) and not ref.startswith("marking-definition--"):
+            errors.append(f"{_label(obj)}: a granular marking must refer to a marking-definition")
+    if obj.get("type") in ("relationship", "sighting"):
+        for prop in ("source_ref", "target_ref", "sighting_of_ref"):
+            ref = obj.get(prop)
+            if isinstance(ref, str) and ref.split("--", 1)[0] in NOT_RELATABLE:
+                errors.append(f"{_label(obj)}: {prop} cannot refer to a {ref.split('--')[0]}")
+    sighted = obj.get("sighting_of_ref") if obj.get("type") == "sighting" else None
+    if isinstance(sighted, str) and sighted.split("--", 1)[0] in PATTERN_OBJECT_TYPES:
+        errors.append(f"{_label(obj)}: sighting_of_ref must refer to an SDO, not {sighted}")
+    return errors
 
 
 def _pattern_type_errors(obj: dict[str, Any]) -> list[str]:
@@ -255,7 +340,7 @@ def _pattern_type_errors(obj: dict[str, Any]) -> list[str]:
     if obj.get("type") != "indicator" or obj.get("pattern_type") != "stix":
         return []
     try:
-        comparisons = Pattern(str(obj.get("pattern", ""))).inspect().comparisons
+        comparisons = parsed_pattern(str(obj.get("pattern", ""))).inspect().comparisons
     except Exception:  # noqa: BLE001 - syntax errors are already reported by the validator
         return []
     unknown = sorted(

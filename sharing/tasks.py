@@ -1,31 +1,109 @@
-"""Celery tasks of the sharing pipeline: thin triggers that call a service with a row id."""
+"""Celery tasks of the sharing pipeline: thin triggers that run a batch stage, then fire the
+next one.
+
+A stage's service commits before it returns, so firing the next stage after the call is firing
+it on commit. A stage that handled a full batch fires itself again, so a backlog drains in
+batches while other tasks interleave. Triggers never raise (portal.celery.fire): a broker
+outage delays work until the sweeper, it loses nothing.
+"""
+
+import logging
 
 from celery import shared_task
 
+from ledger import tasks as ledger_tasks
 from ledger.chain import ChainError
+from portal.celery import fire
 from sharing.services import pipeline, webhooks
 
+logger = logging.getLogger(__name__)
+# Webhook messages one task sends (concurrently, WEBHOOK_CONCURRENCY at a time).
+WEBHOOK_BATCH = 100
+
 
 @shared_task
-def seal_publication(publication_id: int) -> bool:
-    return pipeline.seal_publication(publication_id=publication_id)
+def seal_received() -> int:
+    sealed = pipeline.seal_received()
+    if sealed:
+        fire(ledger_tasks.anchor)
+    if sealed >= pipeline.batch_size():
+        fire(seal_received)
+    return sealed
 
 
 @shared_task
-def deliver_publication(publication_id: int) -> bool:
-    return pipeline.deliver_publication(publication_id=publication_id)
+def deliver_anchored() -> int:
+    delivered, message_ids = pipeline.deliver_anchored()
+    for start in range(0, len(message_ids), WEBHOOK_BATCH):
+        fire(send_webhooks, message_ids[start : start + WEBHOOK_BATCH])
+    if delivered:
+        fire(verify_deliveries)
+    if delivered >= pipeline.batch_size():
+        fire(deliver_anchored)
+    return delivered
+
+
+@shared_task
+def send_webhooks(message_ids: list[int]) -> dict[str, int]:
+    """POST a batch of webhook messages concurrently; schedule each failure's retry."""
+    outcomes = webhooks.send_messages(message_ids=message_ids)
+    _schedule_retries(outcomes)
+    return {str(message_id): outcome.state for message_id, outcome in outcomes.items()}
 
 
 @shared_task
 def send_webhook(message_id: int) -> str | None:
-    return webhooks.send_message(message_id=message_id)
+    outcome = webhooks.send_messages(message_ids=[message_id]).get(message_id)
+    if outcome is None:
+        return None
+    _schedule_retries({message_id: outcome})
+    return outcome.state
 
 
-@shared_task(bind=True, autoretry_for=(ChainError,), retry_backoff=2, max_retries=8)
-def verify_delivery(self, delivery_id: int) -> str:
-    return pipeline.verify_delivery(delivery_id=delivery_id)
+def _schedule_retries(outcomes: dict[int, webhooks.SendOutcome]) -> None:
+    later: dict[int, list[int]] = {}
+    for message_id, outcome in outcomes.items():
+        if outcome.retry_in is not None:
+            later.setdefault(outcome.retry_in, []).append(message_id)
+    for delay, message_ids in later.items():
+        try:
+            if len(message_ids) == 1:
+                send_webhook.apply_async((message_ids[0],), countdown=delay)
+            else:
+                send_webhooks.apply_async((message_ids,), countdown=delay)
+        except Exception:  # noqa: BLE001 - the sweeper re-drives due messages
+            logger.warning("could not schedule webhook retries; the sweeper will", exc_info=True)
+
+
+@shared_task(autoretry_for=(ChainError,), retry_backoff=2, max_retries=8)
+def verify_deliveries() -> int:
+    verified = pipeline.verify_pending()
+    if verified >= pipeline.batch_size():
+        fire(verify_deliveries)
+    return verified
 
 
 @shared_task
-def sweep() -> dict[str, int]:
-    return pipeline.sweep()
+def sweep() -> dict:
+    """Fire every stage that has work nobody came for (see pipeline.sweep)."""
+    found = pipeline.sweep()
+    for stage, task in (
+        ("sealing", seal_received),
+        ("anchoring", ledger_tasks.anchor),
+        ("delivering", deliver_anchored),
+        ("verifying", verify_deliveries),
+    ):
+        if found[stage]:
+            fire(task)
+    stuck = found["webhooks"]
+    for start in range(0, len(stuck), WEBHOOK_BATCH):
+        fire(send_webhooks, stuck[start : start + WEBHOOK_BATCH])
+    return {
+        stage: len(value) if isinstance(value, list) else int(value)
+        for stage, value in found.items()
+    }
+
+
+def on_checkpoint_confirmed(checkpoint_id: int) -> None:
+    """Ledger listener (registered in SharingConfig.ready): anchored objects may be deliverable."""
+    fire(deliver_anchored)

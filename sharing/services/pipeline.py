@@ -1,24 +1,32 @@
 """The publication pipeline after publishing: seal, (ledger anchors), deliver, verify.
 
-Each step is an idempotent function of a row id: it claims the row by its state, does its work
-in one transaction and fires the next step on commit. The sweeper calls the same functions for
-rows that stayed too long in a state, so a lost task only delays a publication.
+Each stage is a batch function: it claims up to PIPELINE_BATCH_SIZE ready rows with
+`SELECT ... FOR UPDATE OF <its own table> SKIP LOCKED`, does the work for all of them with bulk
+queries in one transaction, and returns how many it handled. Concurrent runs take disjoint
+rows; a crash rolls the batch back for the next run. Tasks (sharing.tasks) call these
+functions and fire the next stage once they return, that is, after the commit. The sweeper
+fires any stage that still has rows nobody came for, so a lost task only delays a publication.
+
+Only the claimed rows are locked: `of=("self",)` keeps PostgreSQL from also locking the rows of
+joined tables (an organisation shared by concurrent deliveries would deadlock them).
 """
 
+import json
 import logging
+from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.models import EntryState
+from ledger.reader_cache import CachedAnchorReader
 from ledger.verify import verify_item
-from portal.models import Organisation
-from portal.selectors import all_organisations, organisations_in_trust_groups
+from portal.models import Organisation, TrustGroup
 from sharing.models import (
     Delivery,
     Distribution,
@@ -34,225 +42,301 @@ from sharing.models import (
 logger = logging.getLogger(__name__)
 
 
-def seal_publication(*, publication_id: int) -> bool:
-    """Seal every object of a received publication with its organisation's key."""
-    from ledger import tasks as ledger_tasks
+def batch_size() -> int:
+    return settings.PIPELINE_BATCH_SIZE
 
+
+# --- Seal --------------------------------------------------------------------------------
+
+
+def seal_received(*, limit: int | None = None) -> int:
+    """Seal every object of up to `limit` received publications with their organisations'
+    keys, in one transaction. Returns how many publications were sealed."""
     with transaction.atomic():
-        publication = _claim(publication_id, PublicationState.RECEIVED)
-        if publication is None:
-            return False
-        key = ledger_services.active_signing_key(owner=publication.organisation.stix_identity_id)
-        for obj in publication.items.filter(entry__isnull=True):
-            obj.entry = ledger_services.seal(
-                payload=obj.body, subject=f"{obj.stix_id}@{obj.version}", signing_key=key
-            )
-            obj.save(update_fields=["entry"])
-        _move(publication, PublicationState.SEALED)
-        transaction.on_commit(ledger_tasks.anchor.delay)
-    return True
+        publications = list(
+            _claimable(Publication.objects.filter(state=PublicationState.RECEIVED))
+            .order_by("id")
+            .only("id", "organisation_id")[: limit or batch_size()]
+        )
+        if not publications:
+            return 0
+        owners = dict(
+            Organisation.objects.filter(
+                id__in={publication.organisation_id for publication in publications}
+            ).values_list("id", "stix_identity_id")
+        )
+        keys = {
+            organisation_id: ledger_services.active_signing_key(owner=owner)
+            for organisation_id, owner in owners.items()
+        }
+        organisation_of = {p.id: p.organisation_id for p in publications}
+        items = list(
+            PublishedObject.objects.filter(
+                publication_id__in=organisation_of, entry__isnull=True
+            ).only("id", "publication_id", "stix_id", "version", "body")
+        )
+        entries = ledger_services.seal_many(
+            [
+                ledger_services.SealRequest(
+                    payload=item.body,
+                    subject=f"{item.stix_id}@{item.version}",
+                    signing_key=keys[organisation_of[item.publication_id]],
+                )
+                for item in items
+            ]
+        )
+        for item, entry in zip(items, entries, strict=True):
+            item.entry = entry
+        PublishedObject.objects.bulk_update(items, ["entry"], batch_size=1000)
+        _move(organisation_of, PublicationState.SEALED)
+    return len(publications)
 
 
-def on_checkpoint_confirmed(checkpoint_id: int) -> None:
-    """Ledger listener: a checkpoint was confirmed, some publications may now be anchored."""
-    advance_anchored_publications()
+# --- Deliver -----------------------------------------------------------------------------
 
 
-def advance_anchored_publications() -> list[int]:
-    """Mark sealed publications whose objects are all anchored, and start their delivery."""
-    from sharing import tasks
+def deliver_anchored(*, limit: int | None = None) -> tuple[int, list[int]]:
+    """Deliver up to `limit` sealed publications whose objects are all anchored: attach each
+    object's receipt, create the inbox entries of every entitled organisation and a webhook
+    message per active endpoint of theirs, in one transaction.
 
-    unanchored_items = PublishedObject.objects.filter(publication=OuterRef("pk")).exclude(
+    Returns how many publications were delivered and the ids of the new webhook messages.
+    """
+    unanchored = PublishedObject.objects.filter(publication=OuterRef("pk")).exclude(
         entry__state=EntryState.ANCHORED
     )
-    ready = list(
-        Publication.objects.filter(state=PublicationState.SEALED)
-        .filter(~Exists(unanchored_items))
-        .values_list("id", flat=True)
-    )
-    for publication_id in ready:
-        changed = Publication.objects.filter(
-            pk=publication_id, state=PublicationState.SEALED
-        ).update(state=PublicationState.ANCHORED, state_changed_at=timezone.now())
-        if changed:
-            transaction.on_commit(
-                lambda publication_id=publication_id: tasks.deliver_publication.delay(
-                    publication_id
-                )
+    with transaction.atomic():
+        publications = list(
+            _claimable(
+                Publication.objects.filter(
+                    state__in=[PublicationState.SEALED, PublicationState.ANCHORED]
+                ).filter(~Exists(unanchored))
             )
-    return ready
+            .order_by("id")
+            .only("id", "organisation_id", "distribution")[: limit or batch_size()]
+        )
+        if not publications:
+            return 0, []
+        ids = [publication.id for publication in publications]
+        items = list(
+            PublishedObject.objects.filter(publication_id__in=ids, receipt__isnull=True)
+            .select_related("entry__signing_key")
+            .defer("body")
+        )
+        receipts = ledger_selectors.receipts_for([item.entry for item in items])
+        for item in items:
+            item.receipt = receipts[item.entry_id]
+        PublishedObject.objects.bulk_update(items, ["receipt"], batch_size=500)
+
+        entitled = recipients_of(publications)
+        Delivery.objects.bulk_create(
+            [
+                Delivery(publication_id=publication_id, organisation_id=organisation_id)
+                for publication_id, organisations in entitled.items()
+                for organisation_id in organisations
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        endpoints_of = defaultdict(list)
+        for endpoint_id, organisation_id in WebhookEndpoint.objects.filter(
+            organisation_id__in={o for organisations in entitled.values() for o in organisations},
+            is_active=True,
+        ).values_list("id", "organisation_id"):
+            endpoints_of[organisation_id].append(endpoint_id)
+        WebhookMessage.objects.bulk_create(
+            [
+                WebhookMessage(endpoint_id=endpoint_id, publication_id=publication_id)
+                for publication_id, organisations in entitled.items()
+                for organisation_id in organisations
+                for endpoint_id in endpoints_of[organisation_id]
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        now = timezone.now()
+        Publication.objects.filter(id__in=ids).update(
+            state=PublicationState.DELIVERED, state_changed_at=now, delivered_at=now
+        )
+        message_ids = list(
+            WebhookMessage.objects.filter(
+                publication_id__in=ids, state=WebhookMessageState.PENDING
+            ).values_list("id", flat=True)
+        )
+    return len(ids), message_ids
 
 
 def recipients(publication: Publication) -> list[Organisation]:
     """Every organisation entitled to the publication, the publisher included."""
-    if publication.distribution == Distribution.COMMUNITY:
-        organisations = all_organisations()
-    elif publication.distribution == Distribution.TRUST_GROUPS:
-        group_ids = list(publication.trust_groups.values_list("id", flat=True))
-        organisations = organisations_in_trust_groups(group_ids=group_ids)
-    else:
-        organisations = Organisation.objects.none()
-    entitled = {organisation.id: organisation for organisation in organisations}
-    entitled[publication.organisation_id] = publication.organisation
-    return list(entitled.values())
+    organisation_ids = recipients_of([publication])[publication.id]
+    return list(Organisation.objects.filter(id__in=organisation_ids))
 
 
-def deliver_publication(*, publication_id: int) -> bool:
-    """Attach receipts, create inbox entries and webhook messages for an anchored publication."""
-    from sharing import tasks
+def recipients_of(publications: list[Publication]) -> dict[int, set[int]]:
+    """The ids of the organisations entitled to each publication (publisher included), with a
+    fixed number of queries however many publications."""
+    entitled = {publication.id: {publication.organisation_id} for publication in publications}
+    if any(p.distribution == Distribution.COMMUNITY for p in publications):
+        everyone = set(Organisation.objects.values_list("id", flat=True))
+        for publication in publications:
+            if publication.distribution == Distribution.COMMUNITY:
+                entitled[publication.id] |= everyone
+    grouped = [p.id for p in publications if p.distribution == Distribution.TRUST_GROUPS]
+    if grouped:
+        groups_of = defaultdict(set)
+        for publication_id, group_id in Publication.trust_groups.through.objects.filter(
+            publication_id__in=grouped
+        ).values_list("publication_id", "trustgroup_id"):
+            groups_of[publication_id].add(group_id)
+        members_of = defaultdict(set)
+        for group_id, organisation_id in TrustGroup.members.through.objects.filter(
+            trustgroup_id__in={g for groups in groups_of.values() for g in groups}
+        ).values_list("trustgroup_id", "organisation_id"):
+            members_of[group_id].add(organisation_id)
+        for publication_id, groups in groups_of.items():
+            for group_id in groups:
+                entitled[publication_id] |= members_of[group_id]
+    return entitled
 
+
+# --- Verify ------------------------------------------------------------------------------
+
+
+def verify_pending(*, limit: int | None = None) -> int:
+    """Verify up to `limit` pending deliveries against the chain; returns how many.
+
+    Each delivered copy is checked from its own object and receipt (canonical hash, salted
+    leaf, signature, inclusion proof), never from the portal's ledger tables. The on-chain
+    facts of each checkpoint (chain id, contract code, root at its size, the anchoring
+    transaction's block) are read once per batch, not once per copy. Raises ChainError when
+    the node cannot be reached; the batch rolls back and stays pending.
+    """
     with transaction.atomic():
-        publication = _claim(publication_id, PublicationState.ANCHORED)
-        if publication is None:
-            return False
-        objects = list(
-            publication.items.select_related("entry", "entry__signing_key").filter(
-                receipt__isnull=True
-            )
+        deliveries = list(
+            _claimable(Delivery.objects.filter(verification=VerificationState.PENDING))
+            .order_by("id")
+            .only("id", "publication_id")[: limit or batch_size()]
         )
-        receipts = ledger_selectors.receipts_for([obj.entry for obj in objects])
-        for obj in objects:
-            obj.receipt = receipts[obj.entry.id]
-        PublishedObject.objects.bulk_update(objects, ["receipt"], batch_size=500)
-
-        organisations = recipients(publication)
-        Delivery.objects.bulk_create(
-            [Delivery(publication=publication, organisation=o) for o in organisations],
-            ignore_conflicts=True,
-        )
-        endpoints = WebhookEndpoint.objects.filter(organisation__in=organisations, is_active=True)
-        WebhookMessage.objects.bulk_create(
-            [WebhookMessage(endpoint=endpoint, publication=publication) for endpoint in endpoints],
-            ignore_conflicts=True,
-        )
-        publication.delivered_at = timezone.now()
-        _move(publication, PublicationState.DELIVERED)
-
-        message_ids = list(
-            WebhookMessage.objects.filter(publication=publication).values_list("id", flat=True)
-        )
-        delivery_ids = list(publication.deliveries.values_list("id", flat=True))
-
-        def fire() -> None:
-            for message_id in message_ids:
-                tasks.send_webhook.delay(message_id)
-            for delivery_id in delivery_ids:
-                tasks.verify_delivery.delay(delivery_id)
-
-        transaction.on_commit(fire)
-    return True
+        if not deliveries:
+            return 0
+        _verify(deliveries)
+    return len(deliveries)
 
 
 def verify_delivery(*, delivery_id: int, again: bool = False) -> str:
-    """Verify a delivered copy against the chain (not the portal's database) and record it.
-
-    A delivery already verified is left alone unless `again`. Raises ChainError when the node
-    cannot be reached, leaving the delivery pending.
-    """
-    delivery = Delivery.objects.select_related("publication").get(pk=delivery_id)
-    if delivery.verification != VerificationState.PENDING and not again:
-        return delivery.verification
-    chain = ledger_services.chain_client()
-    chain.chain_id()  # an unreachable node is a reason to retry, not a failed verification
-    report = []
-    all_ok = True
-    for obj in delivery.publication.items.all():
-        checks = verify_item(obj.body, obj.receipt, chain=chain)
-        failed = [c for c in checks if not c.ok]
-        all_ok = all_ok and not failed
-        report.append(
-            {
-                "object": obj.stix_id,
-                "version": obj.version,
-                "ok": not failed,
-                "failed": [{"check": c.name, "detail": c.detail} for c in failed],
-            }
+    """Verify one delivered copy (again, when `again`) and return its verification state."""
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .only("id", "publication_id", "verification")
+            .get(pk=delivery_id)
         )
-    if not all_ok:
-        chain.chain_id()  # a node that went away meanwhile: retry later rather than fail
-    state = VerificationState.VERIFIED if all_ok else VerificationState.FAILED
-    Delivery.objects.filter(pk=delivery.pk).update(
-        verification=state, verified_at=timezone.now(), verification_report=report
+        if delivery.verification != VerificationState.PENDING and not again:
+            return delivery.verification
+        return _verify([delivery])[delivery.id]
+
+
+def _verify(deliveries: list[Delivery]) -> dict[int, str]:
+    chain = CachedAnchorReader(ledger_services.chain_client())
+    chain.chain_id()  # an unreachable node is a reason to retry, not a failed verification
+    items_of = defaultdict(list)
+    for item in PublishedObject.objects.filter(
+        publication_id__in={delivery.publication_id for delivery in deliveries}
+    ).only("id", "publication_id", "stix_id", "version", "body", "receipt"):
+        items_of[item.publication_id].append(item)
+    # Copies with the same report (every copy of one publication, when all verify) are
+    # recorded by one UPDATE each.
+    by_outcome: dict[str, list[int]] = defaultdict(list)
+    reports: dict[str, list[dict]] = {}
+    states = {}
+    for delivery in deliveries:
+        report = []
+        for item in items_of[delivery.publication_id]:
+            failed = [c for c in verify_item(item.body, item.receipt, chain=chain) if not c.ok]
+            report.append(
+                {
+                    "object": item.stix_id,
+                    "version": item.version,
+                    "ok": not failed,
+                    "failed": [{"check": c.name, "detail": c.detail} for c in failed],
+                }
+            )
+        all_ok = all(entry["ok"] for entry in report)
+        if not all_ok:
+            ledger_services.chain_client().chain_id()  # the node went away: retry, don't fail
+            logger.error("delivery %s failed verification: %s", delivery.pk, report)
+        outcome = json.dumps(report, sort_keys=True)
+        reports[outcome] = report
+        by_outcome[outcome].append(delivery.id)
+        states[delivery.id] = VerificationState.VERIFIED if all_ok else VerificationState.FAILED
+    now = timezone.now()
+    for outcome, delivery_ids in by_outcome.items():
+        Delivery.objects.filter(id__in=delivery_ids).update(
+            verification=states[delivery_ids[0]],
+            verified_at=now,
+            verification_report=reports[outcome],
+        )
+    return states
+
+
+# --- Helpers and the sweeper -------------------------------------------------------------
+
+
+def _claimable(queryset: QuerySet) -> QuerySet:
+    """Lock the rows this run takes, skipping rows another run holds; never joined rows."""
+    return queryset.select_for_update(skip_locked=True, of=("self",))
+
+
+def _move(publication_ids, state: PublicationState) -> None:
+    Publication.objects.filter(id__in=list(publication_ids)).update(
+        state=state, state_changed_at=timezone.now()
     )
-    if not all_ok:
-        logger.error("delivery %s failed verification: %s", delivery.pk, report)
-    return state
-
-
-def _claim(publication_id: int, state: PublicationState) -> Publication | None:
-    """Lock the publication if it is in `state` (else None: another run got there first)."""
-    return (
-        Publication.objects.select_for_update()
-        .filter(pk=publication_id, state=state)
-        .select_related("organisation")
-        .first()
-    )
-
-
-def _move(publication: Publication, state: PublicationState) -> None:
-    publication.state = state
-    publication.state_changed_at = timezone.now()
-    publication.save(update_fields=["state", "state_changed_at", "delivered_at"])
 
 
 SWEEP_BATCH = 1000
 
 
-def sweep() -> dict[str, int]:
-    """Re-drive every row that stayed too long in a stage. Returns how many per stage.
+def sweep() -> dict[str, list[int] | bool]:
+    """Find work that no task came for. Returns, per stage, whether it has stuck rows (batch
+    stages) or which rows to re-drive (webhook messages, one task each); the caller fires.
 
-    A re-driven row is touched, so under a backlog it is fired again only after another
-    SWEEP_STUCK_AFTER_SECONDS, not at every sweep: duplicates stay few, and harmless since
-    every step claims its row by state.
+    A re-driven webhook message is touched, so under a backlog it is fired again only after
+    another SWEEP_STUCK_AFTER_SECONDS: duplicates stay few, and harmless since every step
+    claims its rows by state.
     """
-    from ledger import tasks as ledger_tasks
-    from sharing import tasks
-
-    now = timezone.now()
-    stuck_before = now - timedelta(seconds=settings.SWEEP_STUCK_AFTER_SECONDS)
-    counts = {
-        "sealing": _redrive(
-            Publication.objects.filter(state=PublicationState.RECEIVED),
-            "state_changed_at",
+    stuck_before = timezone.now() - timedelta(seconds=settings.SWEEP_STUCK_AFTER_SECONDS)
+    unanchored = PublishedObject.objects.filter(publication=OuterRef("pk")).exclude(
+        entry__state=EntryState.ANCHORED
+    )
+    return {
+        "sealing": Publication.objects.filter(
+            state=PublicationState.RECEIVED, state_changed_at__lt=stuck_before
+        ).exists(),
+        "anchoring": ledger_selectors.has_unanchored_entries(),
+        "delivering": Publication.objects.filter(
+            state__in=[PublicationState.SEALED, PublicationState.ANCHORED]
+        )
+        .filter(~Exists(unanchored))
+        .exists(),
+        "verifying": Delivery.objects.filter(
+            verification=VerificationState.PENDING, verification_requested_at__lt=stuck_before
+        ).exists(),
+        "webhooks": _touch_stuck(
+            WebhookMessage.objects.filter(state=WebhookMessageState.PENDING),
+            "next_attempt_at",
             stuck_before,
-            tasks.seal_publication,
         ),
-        "anchoring": int(ledger_selectors.has_unanchored_entries()),
     }
-    if counts["anchoring"]:
-        ledger_tasks.anchor.delay()
-    with transaction.atomic():
-        counts["anchored"] = len(advance_anchored_publications())
-    counts["delivering"] = _redrive(
-        Publication.objects.filter(state=PublicationState.ANCHORED),
-        "state_changed_at",
-        stuck_before,
-        tasks.deliver_publication,
-    )
-    counts["webhooks"] = _redrive(
-        WebhookMessage.objects.filter(state=WebhookMessageState.PENDING),
-        "next_attempt_at",
-        stuck_before,
-        tasks.send_webhook,
-    )
-    counts["verifying"] = _redrive(
-        Delivery.objects.filter(verification=VerificationState.PENDING),
-        "verification_requested_at",
-        stuck_before,
-        tasks.verify_delivery,
-    )
-    return counts
 
 
-def _redrive(queryset, field: str, stuck_before, task) -> int:
-    """Fire `task` for rows whose `field` is older than `stuck_before`, touching `field`."""
+def _touch_stuck(queryset: QuerySet, field: str, stuck_before) -> list[int]:
+    """Ids of rows whose `field` is older than `stuck_before`, touching `field`."""
     with transaction.atomic():
         ids = list(
-            queryset.select_for_update(skip_locked=True)
+            _claimable(queryset)
             .filter(**{f"{field}__lt": stuck_before})
             .order_by(field)
             .values_list("id", flat=True)[:SWEEP_BATCH]
         )
         queryset.model.objects.filter(id__in=ids).update(**{field: timezone.now()})
-        transaction.on_commit(lambda: [task.delay(row_id) for row_id in ids])
-    return len(ids)
+    return ids

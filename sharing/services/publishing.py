@@ -1,17 +1,43 @@
-"""Publishing: turn a validated bundle into a publication and start its pipeline."""
+"""Publishing: turn a validated bundle into a publication and start its pipeline.
 
+Publishing is idempotent, because clients retry after a timeout or a 5xx: a request repeating
+an `Idempotency-Key` the organisation already used, or the same bundle (same id, same content,
+same distribution) within PUBLISH_DEDUPLICATION_SECONDS, returns the original publication
+instead of creating another.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from portal import permissions
 from portal.audit import services as audit
+from portal.celery import fire_on_commit
 from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
-from sharing import stix
+from sharing import stix, tasks
 from sharing.models import Distribution, Publication, PublishedObject
 from sharing.services import provenance
 from sharing.stix import BundleError, Tlp
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+class IdempotencyKeyReused(BundleError):
+    """The Idempotency-Key was already used for a different request."""
+
+
+@dataclass(frozen=True)
+class Published:
+    publication: Publication
+    created: bool  # False when an earlier identical request's publication is returned
+
 
 TITLED_TYPES = ("report", "grouping", "campaign", "intrusion-set", "malware", "indicator")
 
@@ -23,61 +49,184 @@ def publish_bundle(
     distribution: str,
     tlp: str,
     trust_group_ids: list[int] | None = None,
+    idempotency_key: str = "",
     title: str = "",
 ) -> Publication:
     """Validate and store a bundle; sealing starts once the transaction commits.
 
     Raises PermissionDenied for a user who may not publish and BundleError listing every
-    problem of the input; in both cases nothing is stored.
+    problem of the input; in both cases nothing is stored. See `publish` for repeated requests.
     """
-    from sharing import tasks
+    return publish(
+        acting_user=acting_user,
+        bundle=bundle,
+        distribution=distribution,
+        tlp=tlp,
+        trust_group_ids=trust_group_ids,
+        idempotency_key=idempotency_key,
+        title=title,
+    ).publication
 
+
+def publish(
+    *,
+    acting_user: User,
+    bundle: bytes | str | dict[str, Any],
+    distribution: str,
+    tlp: str,
+    trust_group_ids: list[int] | None = None,
+    idempotency_key: str = "",
+    title: str = "",
+) -> Published:
+    """Like `publish_bundle`, and says whether the publication is new or the original of a
+    repeated request. Raises IdempotencyKeyReused when the key came with a different request.
+    """
     permissions.require(permissions.can_publish(acting_user), "Only publishers may publish.")
+    if len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise BundleError([f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY_LENGTH}"])
     parsed = stix.parse_bundle(bundle, limits=provenance.limits())
     groups = _check_distribution(acting_user, distribution, tlp, trust_group_ids or [])
     _check_markings(parsed.objects, tlp)
     objects = provenance.stamp(parsed.objects, organisation=acting_user.organisation, tlp=tlp)
+    fingerprint = _fingerprint(parsed, distribution, tlp, groups)
+    organisation = acting_user.organisation
 
-    with transaction.atomic():
-        lineages = provenance.lock_lineages(objects, organisation=acting_user.organisation)
-        publication = Publication.objects.create(
-            organisation=acting_user.organisation,
-            author=acting_user,
-            bundle_id=parsed.id,
-            title=title[:300] or _title(parsed.objects),
-            distribution=distribution,
-            tlp=tlp,
-        )
+    try:
+        with transaction.atomic():
+            _lock_bundle(organisation.pk, parsed.id)
+            original = _original(organisation, parsed.id, fingerprint, idempotency_key)
+            if original is not None:
+                return Published(original, created=False)
+            publication = _store(
+                acting_user,
+                parsed,
+                objects,
+                distribution,
+                tlp,
+                groups,
+                fingerprint,
+                idempotency_key,
+                title,
+            )
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key committed first.
+        original = _original(organisation, parsed.id, fingerprint, idempotency_key)
+        if original is None:
+            raise
+        return Published(original, created=False)
+    return Published(publication, created=True)
+
+
+def _store(
+    acting_user: User,
+    parsed: stix.ParsedBundle,
+    objects: list[dict[str, Any]],
+    distribution: str,
+    tlp: str,
+    groups: list[TrustGroup],
+    fingerprint: str,
+    idempotency_key: str,
+    title: str,
+) -> Publication:
+    """Store a new publication of the stamped `objects`, after the version rules (provenance)
+    have locked and checked every lineage they touch."""
+    lineages = provenance.lock_lineages(objects, organisation=acting_user.organisation)
+    publication = Publication.objects.create(
+        organisation=acting_user.organisation,
+        author=acting_user,
+        bundle_id=parsed.id,
+        title=title[:300] or _title(parsed.objects),
+        distribution=distribution,
+        tlp=tlp,
+        fingerprint=fingerprint,
+        idempotency_key=idempotency_key,
+    )
+    if groups:
         publication.trust_groups.set(groups)
-        provenance.record_lineages(lineages, publication=publication)
-        audit.record(
-            action="publication_created",
-            actor=acting_user,
-            organisation=publication.organisation,
-            target=f"publication:{publication.pk}",
-            detail={
-                "title": publication.title,
-                "bundle_id": publication.bundle_id,
-                "distribution": distribution,
-                "tlp": tlp,
-                "trust_groups": [group.pk for group in groups],
-                "objects": len(parsed.objects),
-            },
-        )
-        PublishedObject.objects.bulk_create(
-            [
-                PublishedObject(
-                    publication=publication,
-                    stix_id=obj["id"],
-                    stix_type=obj["type"],
-                    version=stix.object_version(obj),
-                    body=obj,
-                )
-                for obj in objects
-            ]
-        )
-        transaction.on_commit(lambda: tasks.seal_publication.delay(publication.id))
+    provenance.record_lineages(lineages, publication=publication)
+    audit.record(
+        action="publication_created",
+        actor=acting_user,
+        organisation=publication.organisation,
+        target=f"publication:{publication.pk}",
+        detail={
+            "title": publication.title,
+            "bundle_id": publication.bundle_id,
+            "distribution": distribution,
+            "tlp": tlp,
+            "trust_groups": [group.pk for group in groups],
+            "objects": len(parsed.objects),
+        },
+    )
+    PublishedObject.objects.bulk_create(
+        [
+            PublishedObject(
+                publication=publication,
+                stix_id=obj["id"],
+                stix_type=obj["type"],
+                version=stix.object_version(obj),
+                body=obj,
+            )
+            for obj in objects
+        ],
+        batch_size=1000,
+    )
+    fire_on_commit(tasks.seal_received)
     return publication
+
+
+def _fingerprint(
+    parsed: stix.ParsedBundle, distribution: str, tlp: str, groups: list[TrustGroup]
+) -> str:
+    """What makes two requests the same publication: the bundle and where it goes."""
+    request = {
+        "objects": parsed.objects,
+        "distribution": distribution,
+        "tlp": tlp,
+        "trust_groups": sorted(group.pk for group in groups),
+    }
+    encoded = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _lock_bundle(organisation_id: int, bundle_id: str) -> None:
+    """Serialise concurrent publications of one bundle by one organisation (only those), so
+    two retries in flight at once cannot both create it."""
+    if connection.vendor != "postgresql":
+        return  # SQLite writes one transaction at a time anyway
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"cti-portal:publish:{organisation_id}:{bundle_id}"],
+        )
+
+
+def _original(organisation, bundle_id: str, fingerprint: str, idempotency_key: str):
+    """The publication an identical earlier request created, if any."""
+    if idempotency_key:
+        earlier = Publication.objects.filter(
+            organisation=organisation, idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None and earlier.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                [
+                    "this Idempotency-Key was already used for a different request "
+                    f"(publication {earlier.pk}); use a new key for a new publication"
+                ]
+            )
+        if earlier is not None:
+            return earlier
+    window = timedelta(seconds=settings.PUBLISH_DEDUPLICATION_SECONDS)
+    return (
+        Publication.objects.filter(
+            organisation=organisation,
+            bundle_id=bundle_id,
+            fingerprint=fingerprint,
+            created_at__gte=timezone.now() - window,
+        )
+        .order_by("id")
+        .first()
+    )
 
 
 def _check_distribution(

@@ -13,6 +13,8 @@ import secrets
 import socket
 import ssl
 import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +34,7 @@ from portal.audit import services as audit
 from portal.models import User
 from sharing.models import (
     Publication,
+    PublishedObject,
     WebhookAttempt,
     WebhookEndpoint,
     WebhookMessage,
@@ -167,9 +170,11 @@ def check_target_url(url: str) -> Target:
 # --- Messages ----------------------------------------------------------------------------
 
 
-def payload_for(publication: Publication) -> dict[str, Any]:
+def payload_for(publication: Publication, items: list | None = None) -> dict[str, Any]:
     """The JSON body of a delivery: the STIX objects, each with its receipt."""
     organisation = publication.organisation
+    if items is None:
+        items = list(publication.items.all())
     return {
         "type": EVENT_TYPE,
         "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
@@ -186,54 +191,113 @@ def payload_for(publication: Publication) -> dict[str, Any]:
                     "identity": organisation.stix_identity_id,
                 },
             },
-            "items": [
-                {"object": obj.body, "receipt": obj.receipt} for obj in publication.items.all()
-            ],
+            "items": [{"object": obj.body, "receipt": obj.receipt} for obj in items],
         },
     }
 
 
-def send_message(*, message_id: int) -> str | None:
-    """Attempt one POST of a due message. Returns its new state, or None if not claimed."""
+@dataclass(frozen=True)
+class SendOutcome:
+    """A message's state after an attempt, and in how many seconds to try again (if at all)."""
+
+    state: str
+    retry_in: int | None
+
+
+def send_message(*, message_id: int) -> SendOutcome | None:
+    """Attempt one POST of a due message. Returns the outcome, or None if not claimed."""
+    return send_messages(message_ids=[message_id]).get(message_id)
+
+
+def send_messages(*, message_ids: list[int]) -> dict[int, SendOutcome]:
+    """Attempt one POST of each due message among `message_ids`, concurrently (at most
+    WEBHOOK_CONCURRENCY at a time). Returns the outcome of each message this call claimed;
+    a message another sender holds, or not yet due, is left alone.
+
+    Claiming moves `next_attempt_at` a lease ahead, so no other sender takes the message
+    while it is being posted. Each publication's body is built once for all its endpoints.
+    The caller schedules retries (sharing.tasks); a lost retry is found by the sweeper, since
+    the row's `next_attempt_at` already says when it is due.
+    """
     now = timezone.now()
     lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3)
-    claimed = WebhookMessage.objects.filter(
-        pk=message_id, state=WebhookMessageState.PENDING, next_attempt_at__lte=now
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + lease)
-    if not claimed:
-        return None
-    message = WebhookMessage.objects.select_related(
-        "endpoint", "publication", "publication__organisation"
-    ).get(pk=message_id)
-    started = time.monotonic()
-    attempt = WebhookAttempt(message=message, number=message.attempts, started_at=now)
-    try:
-        attempt.status_code = _post(message)
-        attempt.succeeded = True
-    except DeliveryError as exc:
-        attempt.status_code = exc.status_code
-        attempt.error = str(exc)[:2000]
-        permanent = exc.permanent
-    else:
-        permanent = False
-    attempt.duration_ms = int((time.monotonic() - started) * 1000)
     with transaction.atomic():
-        attempt.save()
-        if attempt.succeeded:
-            message.state = WebhookMessageState.SUCCEEDED
-            message.succeeded_at = timezone.now()
-        elif permanent or message.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-            message.state = WebhookMessageState.FAILED
-        else:
-            message.next_attempt_at = timezone.now() + timedelta(
-                seconds=retry_delay(message.attempts)
-            )
-        message.save(update_fields=["state", "succeeded_at", "next_attempt_at"])
-    if message.state == WebhookMessageState.PENDING:
-        from sharing import tasks
+        claimed = list(
+            WebhookMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(id__in=message_ids, state=WebhookMessageState.PENDING, next_attempt_at__lte=now)
+            .values_list("id", flat=True)
+        )
+        WebhookMessage.objects.filter(id__in=claimed).update(
+            attempts=F("attempts") + 1, next_attempt_at=now + lease
+        )
+    if not claimed:
+        return {}
+    messages = list(
+        WebhookMessage.objects.select_related(
+            "endpoint", "publication", "publication__organisation"
+        ).filter(id__in=claimed)
+    )
+    items_of: dict[int, list] = {}
+    for item in PublishedObject.objects.filter(
+        publication_id__in={m.publication_id for m in messages}
+    ).only("publication_id", "body", "receipt"):
+        items_of.setdefault(item.publication_id, []).append(item)
+    publications = {m.publication_id: m.publication for m in messages}
+    bodies = {
+        publication_id: json.dumps(
+            payload_for(publications[publication_id], items), separators=(",", ":")
+        )
+        for publication_id, items in items_of.items()
+    }
 
-        tasks.send_webhook.apply_async((message.id,), countdown=retry_delay(message.attempts))
-    return message.state
+    def attempt(message: WebhookMessage) -> tuple[WebhookAttempt, bool]:
+        started = time.monotonic()
+        record = WebhookAttempt(message=message, number=message.attempts, started_at=now)
+        permanent = False
+        try:
+            record.status_code = _post(message, bodies.get(message.publication_id))
+            record.succeeded = True
+        except DeliveryError as exc:
+            record.status_code = exc.status_code
+            record.error = str(exc)[:2000]
+            permanent = exc.permanent
+        record.duration_ms = int((time.monotonic() - started) * 1000)
+        return record, permanent
+
+    with ThreadPoolExecutor(min(len(messages), settings.WEBHOOK_CONCURRENCY)) as pool:
+        attempts = list(pool.map(attempt, messages))
+    return _record_attempts(messages, attempts)
+
+
+def _record_attempts(
+    messages: list[WebhookMessage], attempts: list[tuple[WebhookAttempt, bool]]
+) -> dict[int, SendOutcome]:
+    """Store the attempts and each message's new state, a few queries for the whole batch."""
+    outcomes: dict[int, SendOutcome] = {}
+    succeeded, given_up, retry_at = [], [], defaultdict(list)
+    now = timezone.now()
+    for message, (record, permanent) in zip(messages, attempts, strict=True):
+        if record.succeeded:
+            succeeded.append(message.id)
+            outcomes[message.id] = SendOutcome(WebhookMessageState.SUCCEEDED, None)
+        elif permanent or message.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            given_up.append(message.id)
+            outcomes[message.id] = SendOutcome(WebhookMessageState.FAILED, None)
+        else:
+            delay = retry_delay(message.attempts)
+            retry_at[delay].append(message.id)
+            outcomes[message.id] = SendOutcome(WebhookMessageState.PENDING, delay)
+    with transaction.atomic():
+        WebhookAttempt.objects.bulk_create([record for record, _ in attempts])
+        WebhookMessage.objects.filter(id__in=succeeded).update(
+            state=WebhookMessageState.SUCCEEDED, succeeded_at=now
+        )
+        WebhookMessage.objects.filter(id__in=given_up).update(state=WebhookMessageState.FAILED)
+        for delay, ids in retry_at.items():
+            WebhookMessage.objects.filter(id__in=ids).update(
+                next_attempt_at=now + timedelta(seconds=delay)
+            )
+    return outcomes
 
 
 def retry_delay(attempts_made: int) -> int:
@@ -241,13 +305,14 @@ def retry_delay(attempts_made: int) -> int:
     return delays[min(attempts_made, len(delays)) - 1]
 
 
-def _post(message: WebhookMessage) -> int:
+def _post(message: WebhookMessage, body: str | None = None) -> int:
     endpoint = message.endpoint
     try:
         target = check_target_url(endpoint.url)
     except ValidationError as exc:
         raise DeliveryError(" ".join(exc.messages), permanent=True) from None
-    body = json.dumps(payload_for(message.publication), separators=(",", ":"))
+    if body is None:
+        body = json.dumps(payload_for(message.publication), separators=(",", ":"))
     sent_at = datetime.now(tz=UTC)
     signature = Webhook(endpoint_secret(endpoint)).sign(message.message_id, sent_at, body)
     headers = {

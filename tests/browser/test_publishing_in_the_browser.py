@@ -104,7 +104,7 @@ def test_a_bundle_with_an_invalid_pattern_shows_the_errors_and_publishes_nothing
 def test_another_organisation_opening_a_delivery_gets_a_not_found_page(
     page, live_server, trust_group, publisher, alpine_admin, charlie
 ):
-    with mock.patch("sharing.tasks.seal_publication.delay"):
+    with mock.patch("sharing.tasks.seal_received.delay"):
         publication = publishing.publish_bundle(
             acting_user=publisher,
             bundle=stix_samples.bundle(),
@@ -142,7 +142,7 @@ def test_it_escapes_stix_text_written_by_the_publisher(page, live_server, trust_
     bundle = stix_samples.bundle(stix_samples.indicator(name=XSS_NAME))
     login(page, live_server, publisher)
     # No worker here: the publication stays "received", which is all this page needs.
-    with mock.patch("sharing.tasks.seal_publication.delay"):
+    with mock.patch("sharing.tasks.seal_received.delay"):
         fill_publish_form(page, live_server, bundle, trust_group)
         expect(page).to_have_url(re.compile(r"/publications/\d+/$"))
 
@@ -157,7 +157,7 @@ def test_it_escapes_stix_text_in_the_publication_list_and_the_inbox(
     page, live_server, trust_group, publisher
 ):
     dialogs = watch_for_script(page)
-    with mock.patch("sharing.tasks.seal_publication.delay"):
+    with mock.patch("sharing.tasks.seal_received.delay"):
         publication = publishing.publish_bundle(
             acting_user=publisher,
             bundle=stix_samples.bundle(stix_samples.indicator(name=XSS_NAME)),

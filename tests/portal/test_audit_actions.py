@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_publishing_records_the_publication(publisher, trust_group):
-    with mock.patch("sharing.tasks.seal_publication.delay"):
+    with mock.patch("sharing.tasks.seal_received.delay"):
         publication = publishing.publish_bundle(
             acting_user=publisher,
             bundle=stix_samples.bundle(),

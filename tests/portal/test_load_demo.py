@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def test_demo_data_loads_once_and_prints_the_same_logins(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     first, second = StringIO(), StringIO()
-    with mock.patch("sharing.tasks.seal_publication.delay"):
+    with mock.patch("sharing.tasks.seal_received.delay"):
         call_command("load_demo", stdout=first)
         call_command("load_demo", stdout=second)
     assert first.getvalue() == second.getvalue()

@@ -248,14 +248,14 @@ def test_a_publisher_publishes_through_the_form(
 ):
     client.force_login(publisher)
     with (
-        mock.patch("sharing.tasks.seal_publication.delay") as seal,
+        mock.patch("sharing.tasks.seal_received.delay") as seal,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post("/publish/", publish_form(trust_group))
     publication = Publication.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/publications/{publication.id}/"
-    seal.assert_called_once_with(publication.id)
+    seal.assert_called_once_with()
     assert publication.organisation == publisher.organisation
     assert list(publication.trust_groups.all()) == [trust_group]
     assert publication.tlp == "amber" and publication.items.count() == 2
@@ -266,7 +266,7 @@ def test_a_bundle_file_can_be_uploaded_instead_of_pasted(client, trust_group, pu
     upload = SimpleUploadedFile(
         "bundle.json", json.dumps(stix_samples.bundle()).encode(), "application/json"
     )
-    with mock.patch("sharing.tasks.seal_publication.delay"):
+    with mock.patch("sharing.tasks.seal_received.delay"):
         response = client.post(
             "/publish/", publish_form(trust_group, bundle_text="", bundle_file=upload)
         )

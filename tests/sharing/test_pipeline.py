@@ -18,23 +18,17 @@ def publish(user, bundle=None, **fields):
     options = {"distribution": "trust_groups", "tlp": "amber", **fields}
     if options["distribution"] == "trust_groups" and "trust_group_ids" not in options:
         options["trust_group_ids"] = [g.id for g in user.organisation.trust_groups.all()]
-    with mock.patch("sharing.tasks.seal_publication.delay"):
-        return publishing.publish_bundle(
-            acting_user=user, bundle=bundle or stix_samples.bundle(), **options
-        )
+    return publishing.publish_bundle(
+        acting_user=user, bundle=bundle or stix_samples.bundle(), **options
+    )
 
 
 def run_pipeline(publication: Publication) -> Publication:
-    with (
-        mock.patch("ledger.tasks.anchor.delay"),
-        mock.patch("sharing.tasks.deliver_publication.delay"),
-        mock.patch("sharing.tasks.send_webhook.delay"),
-        mock.patch("sharing.tasks.verify_delivery.delay"),
-    ):
-        assert pipeline.seal_publication(publication_id=publication.id)
-        ledger_services.anchor_pending()
-        pipeline.advance_anchored_publications()
-        assert pipeline.deliver_publication(publication_id=publication.id)
+    """Seal, anchor and deliver in this process (the tasks' on-commit triggers never run
+    inside a test's transaction)."""
+    assert pipeline.seal_received() == 1
+    ledger_services.anchor_pending()
+    assert pipeline.deliver_anchored()[0] == 1
     publication.refresh_from_db()
     return publication
 
@@ -89,34 +83,29 @@ def test_community_distribution_reaches_every_organisation(chain, publisher, alp
 
 
 def test_entries_sealed_while_anchoring_go_into_the_next_checkpoint(chain, trust_group, publisher):
-    first = publish(publisher)
-    second = publish(publisher)
-    with mock.patch("ledger.tasks.anchor.delay"):
-        pipeline.seal_publication(publication_id=first.id)
-        pipeline.seal_publication(publication_id=second.id)
+    publish(publisher)
+    publish(publisher)
+    assert pipeline.seal_received() == 2
     ledger_services.anchor_pending()
     # Group commit: both publications' four objects went into one checkpoint.
     assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [4]
-    third = publish(publisher)
-    with mock.patch("ledger.tasks.anchor.delay"):
-        pipeline.seal_publication(publication_id=third.id)
+    publish(publisher)
+    assert pipeline.seal_received() == 1
     ledger_services.anchor_pending()
     assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [6, 4]
     assert LogHead.objects.get().size == 6
 
 
 def test_sealing_twice_is_a_no_op(chain, trust_group, publisher):
-    publication = publish(publisher)
-    with mock.patch("ledger.tasks.anchor.delay"):
-        assert pipeline.seal_publication(publication_id=publication.id)
-        assert not pipeline.seal_publication(publication_id=publication.id)
+    publish(publisher)
+    assert pipeline.seal_received() == 1
+    assert pipeline.seal_received() == 0
     assert Entry.objects.count() == 2
 
 
 def test_a_submitted_checkpoint_left_by_a_crash_is_finished(chain, trust_group, publisher):
-    publication = publish(publisher)
-    with mock.patch("ledger.tasks.anchor.delay"):
-        pipeline.seal_publication(publication_id=publication.id)
+    publish(publisher)
+    pipeline.seal_received()
     # The sender dies right after storing its signed transaction, before broadcasting it.
     with mock.patch("ledger.chain.AnchorChain.send_raw", side_effect=SystemExit):
         with pytest.raises(SystemExit):
@@ -129,21 +118,43 @@ def test_a_submitted_checkpoint_left_by_a_crash_is_finished(chain, trust_group, 
     assert set(Entry.objects.values_list("state", flat=True)) == {EntryState.ANCHORED}
 
 
-def test_the_sweeper_redrives_stuck_publications_once_per_period(
-    chain, trust_group, publisher, settings, django_capture_on_commit_callbacks
+def test_the_sweeper_fires_every_stage_that_has_work_nobody_came_for(
+    chain, trust_group, publisher, settings
 ):
     settings.SWEEP_STUCK_AFTER_SECONDS = 0
-    publication = publish(publisher)  # its seal task was "lost"
+    publish(publisher)  # its seal task was "lost"
+    found = pipeline.sweep()
+    assert found["sealing"] and not found["delivering"] and not found["verifying"]
+    settings.SWEEP_STUCK_AFTER_SECONDS = 60
+    assert not pipeline.sweep()["sealing"]  # not stuck yet: its own task may still come
+
+    settings.SWEEP_STUCK_AFTER_SECONDS = 0
+    pipeline.seal_received()
+    assert pipeline.sweep()["anchoring"]
+    ledger_services.anchor_pending()
+    assert pipeline.sweep()["delivering"]
+    pipeline.deliver_anchored()
+    found = pipeline.sweep()
+    assert found["verifying"] and not found["delivering"] and not found["anchoring"]
+    pipeline.verify_pending()
+    assert not any(pipeline.sweep().values())
+
+
+def test_the_sweep_task_fires_the_stuck_stages(
+    chain, trust_group, publisher, settings, django_capture_on_commit_callbacks
+):
+    from sharing import tasks
+
+    settings.SWEEP_STUCK_AFTER_SECONDS = 0
+    publish(publisher)
     with (
-        mock.patch("sharing.tasks.seal_publication.delay") as seal,
-        mock.patch("ledger.tasks.anchor.delay"),
-        django_capture_on_commit_callbacks(execute=True),
+        mock.patch("sharing.tasks.seal_received.delay") as seal,
+        mock.patch("sharing.tasks.deliver_anchored.delay") as deliver,
     ):
-        counts = pipeline.sweep()
-        settings.SWEEP_STUCK_AFTER_SECONDS = 60
-        again = pipeline.sweep()
-    assert counts["sealing"] == 1 and again["sealing"] == 0
-    seal.assert_called_once_with(publication.id)
+        counts = tasks.sweep()
+    assert counts["sealing"] == 1 and counts["delivering"] == 0
+    seal.assert_called_once_with()
+    deliver.assert_not_called()
 
 
 def test_webhook_messages_are_created_for_recipient_endpoints(
@@ -246,15 +257,15 @@ def test_consumers_can_pin_the_signing_key_and_the_contract(
 
 def test_a_publication_waits_until_every_object_is_anchored(chain, trust_group, publisher):
     publication = publish(publisher)
-    with mock.patch("ledger.tasks.anchor.delay"):
-        pipeline.seal_publication(publication_id=publication.id)
+    pipeline.seal_received()
     ledger_services.anchor_pending()
     first, second = publication.items.select_related("entry")
     Entry.objects.filter(pk=second.entry.pk).update(state=EntryState.LOGGED)
-    with mock.patch("sharing.tasks.deliver_publication.delay"):
-        assert pipeline.advance_anchored_publications() == []
-        Entry.objects.filter(pk=second.entry.pk).update(state=EntryState.ANCHORED)
-        assert pipeline.advance_anchored_publications() == [publication.id]
+    assert pipeline.deliver_anchored() == (0, [])
+    Entry.objects.filter(pk=second.entry.pk).update(state=EntryState.ANCHORED)
+    assert pipeline.deliver_anchored()[0] == 1
+    publication.refresh_from_db()
+    assert publication.state == PublicationState.DELIVERED
 
 
 def test_an_anchor_dropped_by_a_reorganisation_is_sent_again(
@@ -269,9 +280,8 @@ def test_an_anchor_dropped_by_a_reorganisation_is_sent_again(
     from tests.anvil import rpc
 
     settings.LEDGER_CONFIRMATIONS = 3
-    publication = publish(publisher)
-    with mock.patch("ledger.tasks.anchor.delay"):
-        pipeline.seal_publication(publication_id=publication.id)
+    publish(publisher)
+    pipeline.seal_received()
     snapshot = rpc(anvil.url, "evm_snapshot")
     start_block = int(rpc(anvil.url, "eth_blockNumber"), 16)
     stop = threading.Event()

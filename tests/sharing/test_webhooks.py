@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from sharing import tasks
 from sharing.models import Publication, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from sharing.services import webhooks
 from sharing.services.webhooks import (
@@ -70,7 +71,7 @@ def deliver(chain, settings, trust_group, publisher, alpine_admin, receivers):
 def send(message: WebhookMessage) -> tuple[str | None, mock.MagicMock]:
     """One send_message call; returns its result and the patched retry scheduler."""
     with mock.patch("sharing.tasks.send_webhook.apply_async") as retry:
-        state = send_message(message_id=message.id)
+        state = tasks.send_webhook(message.id)
     message.refresh_from_db()
     return state, retry
 
@@ -205,9 +206,9 @@ def test_a_message_being_sent_cannot_be_claimed_by_another_sender(deliver):
     post = webhooks._post
     concurrent: list[str | None] = []
 
-    def post_while_another_sender_tries(claimed: WebhookMessage) -> int:
+    def post_while_another_sender_tries(claimed: WebhookMessage, *args) -> int:
         concurrent.append(send_message(message_id=claimed.id))
-        return post(claimed)
+        return post(claimed, *args)
 
     with mock.patch.object(webhooks, "_post", side_effect=post_while_another_sender_tries):
         state, _ = send(message)

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("portal", "0004_audit_actions_for_authoring"),
-        ("sharing", "0001_initial"),
+        ("sharing", "0002_publication_idempotency"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
