@@ -226,7 +226,7 @@ def test_hostile_text_in_every_authoring_field_and_import_is_shown_as_text(
     # Published, the publication page shows them as text too.
     page.goto(f"{live_server.url}/drafts/{item.draft_id}/")
     page.check("input[name=distribution][value=organisation]")
-    with mock.patch("sharing.tasks.seal_publication.delay"):
+    with mock.patch("sharing.tasks.seal_received.delay"):
         page.get_by_role("button", name="Publish").click()
         expect(page).to_have_url(re.compile(r"/publications/\d+/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(SCRIPT)

@@ -3,7 +3,6 @@ objects (converted by misp-stix), reviewed, then published with the portal's pro
 
 import json
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -48,10 +47,9 @@ def test_a_misp_event_opens_as_a_draft_and_publishes_with_the_portals_provenance
     page = client.get(f"/drafts/{draft.id}/")
     assert "VOLTAGE SPIDER" in page.content.decode()
 
-    with mock.patch("sharing.tasks.seal_publication.delay"):
-        published = client.post(
-            f"/drafts/{draft.id}/publish/", {"distribution": "organisation", "tlp": "green"}
-        )
+    published = client.post(
+        f"/drafts/{draft.id}/publish/", {"distribution": "organisation", "tlp": "green"}
+    )
     assert published.status_code == 302, published.content.decode()[-2000:]
     publication = Publication.objects.get()
     assert publication.items.count() == len(bodies)

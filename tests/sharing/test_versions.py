@@ -4,7 +4,6 @@ admin (in Nordgrid's trust group); a publisher of Alpine owns objects Nordgrid m
 
 import json
 from datetime import UTC, datetime
-from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -24,10 +23,9 @@ LATER = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 def publish(user, *objects, **options):
     options = {"distribution": "organisation", "tlp": "amber", **options}
-    with mock.patch("sharing.tasks.seal_publication.delay"):
-        return publishing.publish_bundle(
-            acting_user=user, bundle=stix_samples.bundle(*objects), **options
-        )
+    return publishing.publish_bundle(
+        acting_user=user, bundle=stix_samples.bundle(*objects), **options
+    )
 
 
 def malware(**fields):
@@ -69,8 +67,7 @@ def test_a_new_version_reaches_the_recipients_of_the_original(publisher, trust_g
         draft_object=item,
         now=LATER,
     )
-    with mock.patch("sharing.tasks.seal_publication.delay"):
-        version = drafts.publish_draft(acting_user=publisher, draft=draft)
+    version = drafts.publish_draft(acting_user=publisher, draft=draft)
 
     assert version.distribution == "trust_groups"
     assert list(version.trust_groups.all()) == [trust_group]
@@ -88,8 +85,7 @@ def test_a_new_version_reaches_the_recipients_of_the_original(publisher, trust_g
 def test_revoking_publishes_revoked_true_and_ends_the_lineage(publisher, trust_group):
     publish(publisher, malware(), distribution="trust_groups", trust_group_ids=[trust_group.id])
     lineage = ObjectLineage.objects.get()
-    with mock.patch("sharing.tasks.seal_publication.delay"):
-        revocation = drafts.revoke(acting_user=publisher, lineage=lineage, now=LATER)
+    revocation = drafts.revoke(acting_user=publisher, lineage=lineage, now=LATER)
     assert revocation.title == "Revoked: GridWiper"
     assert list(revocation.trust_groups.all()) == [trust_group]
     body = revocation.items.get().body
@@ -136,8 +132,7 @@ def test_the_inbox_marks_superseded_and_revoked_objects(
         ("superseded", "2026-11-25T00:00:00.000Z")
     ]
     lineage = ObjectLineage.objects.get()
-    with mock.patch("sharing.tasks.seal_publication.delay"):
-        revocation = drafts.revoke(acting_user=publisher, lineage=lineage, now=LATER)
+    revocation = drafts.revoke(acting_user=publisher, lineage=lineage, now=LATER)
     Delivery.objects.create(publication=revocation, organisation=alpine_admin.organisation)
     with django_assert_num_queries(13):
         response = client.get("/inbox/")
