@@ -339,6 +339,12 @@ PUBLISH_MAX_BYTES = env_int("PUBLISH_MAX_BYTES", 5 * 1024 * 1024)
 # returns the original publication: clients retry after timeouts and 5xx answers.
 PUBLISH_DEDUPLICATION_SECONDS = env_int("PUBLISH_DEDUPLICATION_SECONDS", 24 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PUBLISH_MAX_BYTES + 64 * 1024
+# Size limits of STIX content, the same for forms, uploads and the API: objects per bundle,
+# characters of a name or label, of any other short string, of a description or pattern.
+PUBLISH_MAX_OBJECTS = env_int("PUBLISH_MAX_OBJECTS", 1000)
+STIX_MAX_NAME_CHARS = env_int("STIX_MAX_NAME_CHARS", 300)
+STIX_MAX_STRING_CHARS = env_int("STIX_MAX_STRING_CHARS", 2048)
+STIX_MAX_TEXT_CHARS = env_int("STIX_MAX_TEXT_CHARS", 20000)
 # Outgoing webhooks never reach private, loopback, link-local or metadata addresses unless
 # this allows it (tests and single-machine demos do).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", not PRODUCTION)

@@ -40,11 +40,14 @@ setup_node() {
     local stamp="$ROOT/node_modules/.package-lock.sha256"
     local want; want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
     if [ ! -x "$ANVIL_BIN" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        log "Installing npm packages (anvil, solc)"
+        log "Installing npm packages (anvil, solc, cytoscape)"
         # Never --omit=optional: the anvil binary is an optional dependency.
         (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
         echo "$want" > "$stamp"
     fi
+    # Browser libraries (cytoscape) into static/vendor/, served under the portal's CSP.
+    [ -f "$ROOT/static/vendor/cytoscape.min.js" ] && [ "$ROOT/static/vendor/cytoscape.min.js" -nt "$stamp" ] \
+        || node "$ROOT/scripts/vendor.js"
 }
 
 ensure_redis() {

@@ -247,3 +247,75 @@ class ObjectReference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.property} -> {self.target_stix_id}"
+
+
+# --- Authoring: object lineages and drafts ---------------------------------------------------
+
+
+class ObjectLineage(models.Model):
+    """Every published version of one STIX domain or relationship object id: who owns the id
+    (the organisation that first published it; only it may version or revoke), its latest
+    version, whether it is revoked, and the publication whose recipients get every version."""
+
+    stix_id = models.CharField(max_length=100, unique=True)
+    stix_type = models.CharField(max_length=100)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="object_lineages"
+    )
+    original_publication = models.ForeignKey(
+        Publication, on_delete=models.PROTECT, related_name="+"
+    )
+    latest_version = models.CharField(max_length=40)
+    revoked = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.stix_id
+
+
+class DraftSource(models.TextChoices):
+    FORMS = "forms", "Written in the forms"
+    MISP = "misp", "Imported from a MISP event"
+    VERSION = "version", "New version of published objects"
+
+
+class Draft(models.Model):
+    """A publication being written: objects added one by one, private to the organisation
+    (its publishers and admins) until published."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="drafts")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    title = models.CharField(max_length=300)
+    source = models.CharField(max_length=10, choices=DraftSource.choices, default=DraftSource.FORMS)
+    # For new versions: the publication whose distribution and TLP the versions keep.
+    based_on = models.ForeignKey(
+        Publication, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DraftObject(models.Model):
+    """One STIX object of a draft, as the forms built it (not yet stamped or sealed)."""
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="items")
+    stix_id = models.CharField(max_length=100)
+    stix_type = models.CharField(max_length=100)
+    body = models.JSONField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["draft", "stix_id"], name="one_object_per_draft")
+        ]
+
+    def __str__(self) -> str:
+        return self.stix_id

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from portal.models import Organisation, User
-from sharing.models import Delivery, Publication, WebhookEndpoint
+from sharing.models import Delivery, Draft, DraftObject, Publication, WebhookEndpoint
 
 
 def publications_for(organisation: Organisation) -> QuerySet[Publication]:
@@ -58,3 +58,22 @@ def access_delivery(*, user: User, delivery_id: int) -> Delivery:
 
 def access_webhook(*, user: User, endpoint_id: int) -> WebhookEndpoint:
     return get_object_or_404(webhooks_of(user=user), pk=endpoint_id)
+
+
+# --- Drafts --------------------------------------------------------------------------------
+
+
+def drafts_for(organisation: Organisation) -> QuerySet[Draft]:
+    return Draft.objects.filter(organisation=organisation).select_related("author")
+
+
+def drafts_of(*, user: User) -> QuerySet[Draft]:
+    return drafts_for(_organisation(user))
+
+
+def access_draft(*, user: User, draft_id: int) -> Draft:
+    return get_object_or_404(drafts_of(user=user), pk=draft_id)
+
+
+def access_draft_object(*, draft: Draft, object_id: int) -> DraftObject:
+    return get_object_or_404(draft.items.all(), pk=object_id)

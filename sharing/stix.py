@@ -11,12 +11,14 @@ building every object, is not run; the reference-type rules it added are checked
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import stix2validator.v21.musts
 import stix2validator.validator
 from stix2patterns.v21.pattern import Pattern
+from stix2patterns.validator import run_validator
 from stix2validator import ValidationOptions, validate_instance
 
 from ledger.canonical import CanonicalizationError, canonicalize
@@ -65,6 +67,9 @@ TLP_MARKING_IDS = {
     "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": Tlp.AMBER,
     "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": Tlp.RED,
 }
+
+# The TLP 2.0 marking-definition id of each level, stamped on every published object.
+TLP2_MARKING_ID = {level: marking_id for marking_id, level in list(TLP_MARKING_IDS.items())[:5]}
 
 # STIX 2.1 section 6: cyber-observable object types a pattern may compare.
 PATTERN_OBJECT_TYPES = frozenset(
@@ -143,6 +148,23 @@ _reuse_schema_validators()
 parsed_pattern = functools.lru_cache(maxsize=4096)(Pattern)
 stix2validator.v21.musts.Pattern = parsed_pattern
 
+# Keys whose strings are names or short labels, and keys holding free text (STIX 2.1 common
+# and SDO properties). Every other string is bounded by `Limits.string_chars`.
+NAME_KEYS = frozenset({"name", "aliases", "labels", "roles", "sectors", "goals"})
+TEXT_KEYS = frozenset(
+    {"description", "content", "abstract", "explanation", "opinion", "pattern", "objective"}
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size bounds applied to every bundle, whether typed in a form, uploaded or posted."""
+
+    name_chars: int = 300
+    string_chars: int = 2048
+    text_chars: int = 20000
+    objects: int = 1000
+
 
 @dataclass(frozen=True)
 class ParsedBundle:
@@ -155,8 +177,14 @@ def object_version(obj: dict[str, Any]) -> str:
     return str(obj.get("modified") or obj.get("created") or "")
 
 
-def parse_bundle(raw: bytes | str | dict[str, Any]) -> ParsedBundle:
-    """Parse and validate a STIX 2.1 bundle. Raises BundleError listing what is wrong."""
+def parse_bundle(
+    raw: bytes | str | dict[str, Any], *, limits: Limits | None = None
+) -> ParsedBundle:
+    """Parse and validate a STIX 2.1 bundle. Raises BundleError listing what is wrong.
+
+    Size limits are checked first, so an oversized bundle is refused before the validators
+    spend time on it.
+    """
     document = _load_json(raw)
     if not isinstance(document, dict) or document.get("type") != "bundle":
         raise BundleError(['expected a STIX 2.1 bundle: a JSON object with "type": "bundle"'])
@@ -165,6 +193,9 @@ def parse_bundle(raw: bytes | str | dict[str, Any]) -> ParsedBundle:
         raise BundleError(['the bundle has no "objects" list, or it is empty'])
     if not all(isinstance(obj, dict) for obj in objects):
         raise BundleError(["every entry of the bundle's objects must be a JSON object"])
+    size_errors = limit_errors(objects, limits or Limits())
+    if size_errors:
+        raise BundleError(size_errors[:MAX_ERRORS])
 
     errors = _validator_errors(document)
     for obj in objects:
@@ -175,6 +206,68 @@ def parse_bundle(raw: bytes | str | dict[str, Any]) -> ParsedBundle:
     if errors:
         raise BundleError(errors[:MAX_ERRORS])
     return ParsedBundle(id=str(document.get("id", "")), objects=objects)
+
+
+def limit_errors(objects: list[dict[str, Any]], limits: Limits) -> list[str]:
+    """Every size limit the objects exceed, one message per offending field."""
+    if len(objects) > limits.objects:
+        return [f"the bundle has {len(objects)} objects; the limit is {limits.objects}"]
+    errors: list[str] = []
+    for obj in objects:
+        for path, key, text in _strings(obj, ""):
+            if key in NAME_KEYS:
+                limit, kind = limits.name_chars, "names and labels"
+            elif key in TEXT_KEYS:
+                limit, kind = limits.text_chars, "descriptions and other text"
+            else:
+                limit, kind = limits.string_chars, "short strings"
+            if len(text) > limit:
+                errors.append(
+                    f"{_label(obj)}: {path} is {len(text)} characters long; the limit for "
+                    f"{kind} is {limit}"
+                )
+    return errors
+
+
+def _strings(value: Any, path: str, key: str = ""):
+    """(path, nearest key, string) of every string inside `value`."""
+    if isinstance(value, str):
+        yield path or key, key, value
+    elif isinstance(value, dict):
+        for child_key, child in value.items():
+            child_path = f"{path}.{child_key}" if path else str(child_key)
+            yield from _strings(child, child_path, str(child_key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _strings(child, f"{path}[{index}]", key)
+
+
+@dataclass(frozen=True)
+class PatternCheck:
+    ok: bool
+    message: str = ""
+    column: int | None = None
+
+
+_POSITION = re.compile(r"line (\d+):(\d+)")
+
+
+def check_pattern(pattern: str) -> PatternCheck:
+    """Check one STIX pattern as an indicator would be checked; on failure give the
+    validator's message and the (0-based) column it points at, when it names one."""
+    if not pattern.strip():
+        return PatternCheck(ok=False, message="The pattern is empty.", column=0)
+    errors = run_validator(pattern, stix_version="2.1")
+    if errors:
+        message = str(errors[0]).removeprefix("FAIL: ")
+        found = _POSITION.search(message)
+        return PatternCheck(ok=False, message=message, column=int(found[2]) if found else None)
+    unknown = _pattern_type_errors(
+        {"type": "indicator", "pattern_type": "stix", "pattern": pattern}
+    )
+    if unknown:
+        return PatternCheck(ok=False, message=unknown[0].split(": ", 1)[1])
+    return PatternCheck(ok=True)
 
 
 def most_restrictive_tlp(obj: dict[str, Any]) -> str | None:
@@ -195,7 +288,7 @@ def _load_json(raw: bytes | str | dict[str, Any]) -> Any:
 
 
 def _label(obj: dict[str, Any]) -> str:
-    return str(obj.get("id") or obj.get("type") or "object")
+    return str(obj.get("id") or obj.get("type") or "object")[:120]
 
 
 def _validator_errors(document: dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from portal import permissions
 from portal.selectors import trust_groups_of
-from sharing import selectors
+from sharing import history, selectors
 from sharing.forms import PublishForm, WebhookForm
 from sharing.services import publishing, webhooks
 from sharing.stix import BundleError
@@ -23,7 +23,7 @@ PAGE_SIZE = 25
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     inbox = selectors.inbox_of(user=request.user)[:10] if request.user.organisation_id else []
-    return render(request, "sharing/home.html", {"inbox": inbox})
+    return render(request, "sharing/home.html", {"inbox": history.mark_deliveries(list(inbox))})
 
 
 @login_required
@@ -68,6 +68,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.inbox_of(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    history.mark_deliveries(page.object_list)
     return render(request, "sharing/inbox.html", {"page": page})
 
 
@@ -77,7 +78,10 @@ def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
     return render(
         request,
         "sharing/delivery_detail.html",
-        {"delivery": delivery, "objects": delivery.publication.items.all()},
+        {
+            "delivery": delivery,
+            "objects": history.mark_items(list(delivery.publication.items.all())),
+        },
     )
 
 

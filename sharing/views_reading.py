@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from portal import permissions
 from portal.models import Organisation
 from portal.selectors import trust_groups_of
-from sharing import downloads, pages, reading, rendering, selectors
+from sharing import downloads, history, pages, reading, rendering, selectors
 from sharing.forms_reading import SearchForm
 
 # Below DATA_UPLOAD_MAX_NUMBER_FIELDS (1000), so the reader gets this page's message.
@@ -117,7 +118,9 @@ def search(request: HttpRequest) -> HttpResponse:
 @login_required
 def publication_detail(request: HttpRequest, publication_id: int) -> HttpResponse:
     page = pages.publication_page(user=request.user, publication_id=publication_id)
-    return render(request, "sharing/publication_detail.html", {"page": page})
+    history.mark_items(page.items)  # latest / superseded / revoked, and the version actions
+    context = {"page": page, "can_version": permissions.can_publish(request.user)}
+    return render(request, "sharing/publication_detail.html", context)
 
 
 def _bundle_response(bundle: dict, name: str) -> HttpResponse:

@@ -103,7 +103,13 @@ def test_a_publication_travels_from_publish_to_a_verified_delivery(
     payload = Webhook(secret).verify(delivered.body, delivered.headers)
     assert payload["type"] == "publication.delivered"
     items = payload["data"]["items"]
-    assert [item["object"] for item in items] == bundle["objects"]
+    # Delivered with their provenance: the publisher's identity and the TLP:AMBER marking.
+    assert [item["object"]["id"] for item in items] == [o["id"] for o in bundle["objects"]]
+    for item in items:
+        assert item["object"]["created_by_ref"] == publisher.organisation.stix_identity_id
+        assert item["object"]["object_marking_refs"] == [
+            "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
+        ]
 
     # The verifier, run as a separate program, accepts the delivered object and its receipt.
     obj, receipt = items[0]["object"], items[0]["receipt"]

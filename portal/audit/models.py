@@ -38,6 +38,9 @@ class AuditAction(models.TextChoices):
     PUBLICATION_CREATED = "publication_created", "Publication created"
     WEBHOOK_REGISTERED = "webhook_registered", "Webhook registered"
     WEBHOOK_REMOVED = "webhook_removed", "Webhook removed"
+    DRAFT_CREATED = "draft_created", "Draft created"
+    DRAFT_DELETED = "draft_deleted", "Draft deleted"
+    OBJECT_REVOKED = "object_revoked", "Object revoked"
 
 
 class AuditEvent(models.Model):

@@ -23,7 +23,7 @@ from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
 from sharing import stix, tasks
 from sharing.models import Distribution, Publication, PublishedObject
-from sharing.services import indexing
+from sharing.services import indexing, provenance
 from sharing.stix import BundleError, Tlp
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -50,6 +50,7 @@ def publish_bundle(
     tlp: str,
     trust_group_ids: list[int] | None = None,
     idempotency_key: str = "",
+    title: str = "",
 ) -> Publication:
     """Validate and store a bundle; sealing starts once the transaction commits.
 
@@ -63,6 +64,7 @@ def publish_bundle(
         tlp=tlp,
         trust_group_ids=trust_group_ids,
         idempotency_key=idempotency_key,
+        title=title,
     ).publication
 
 
@@ -74,6 +76,7 @@ def publish(
     tlp: str,
     trust_group_ids: list[int] | None = None,
     idempotency_key: str = "",
+    title: str = "",
 ) -> Published:
     """Like `publish_bundle`, and says whether the publication is new or the original of a
     repeated request. Raises IdempotencyKeyReused when the key came with a different request.
@@ -81,9 +84,10 @@ def publish(
     permissions.require(permissions.can_publish(acting_user), "Only publishers may publish.")
     if len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
         raise BundleError([f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY_LENGTH}"])
-    parsed = stix.parse_bundle(bundle)
+    parsed = stix.parse_bundle(bundle, limits=provenance.limits())
     groups = _check_distribution(acting_user, distribution, tlp, trust_group_ids or [])
     _check_markings(parsed.objects, tlp)
+    objects = provenance.stamp(parsed.objects, organisation=acting_user.organisation, tlp=tlp)
     fingerprint = _fingerprint(parsed, distribution, tlp, groups)
     organisation = acting_user.organisation
 
@@ -94,7 +98,15 @@ def publish(
             if original is not None:
                 return Published(original, created=False)
             publication = _store(
-                acting_user, parsed, distribution, tlp, groups, fingerprint, idempotency_key
+                acting_user,
+                parsed,
+                objects,
+                distribution,
+                tlp,
+                groups,
+                fingerprint,
+                idempotency_key,
+                title,
             )
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key committed first.
@@ -108,17 +120,22 @@ def publish(
 def _store(
     acting_user: User,
     parsed: stix.ParsedBundle,
+    objects: list[dict[str, Any]],
     distribution: str,
     tlp: str,
     groups: list[TrustGroup],
     fingerprint: str,
     idempotency_key: str,
+    title: str,
 ) -> Publication:
+    """Store a new publication of the stamped `objects`, after the version rules (provenance)
+    have locked and checked every lineage they touch."""
+    lineages = provenance.lock_lineages(objects, organisation=acting_user.organisation)
     publication = Publication.objects.create(
         organisation=acting_user.organisation,
         author=acting_user,
         bundle_id=parsed.id,
-        title=_title(parsed.objects),
+        title=title[:300] or _title(parsed.objects),
         distribution=distribution,
         tlp=tlp,
         fingerprint=fingerprint,
@@ -126,6 +143,7 @@ def _store(
     )
     if groups:
         publication.trust_groups.set(groups)
+    provenance.record_lineages(lineages, publication=publication)
     audit.record(
         action="publication_created",
         actor=acting_user,
@@ -149,7 +167,7 @@ def _store(
                 version=stix.object_version(obj),
                 body=obj,
             )
-            for obj in parsed.objects
+            for obj in objects
         ],
         batch_size=1000,
     )

@@ -46,6 +46,9 @@ OWN_ORGANISATION = {"outsider": 200, "staff": 404, "reader": 200, "publisher": 2
 OWNER_ONLY = {"outsider": 404, "staff": 404, "reader": 200, "publisher": 200, "admin": 200}
 OWNER_ADMIN_ACTION = {"outsider": 404, "staff": 404, "reader": 403, "publisher": 403, "admin": DONE}
 STAFF_ONLY = {"outsider": 403, "staff": 200, "reader": 403, "publisher": 403, "admin": 403}
+AUTHORS = {"outsider": 200, "staff": 403, "reader": 403, "publisher": 200, "admin": 200}
+OWN_AUTHORS = {**AUTHORS, "outsider": 404}
+OWN_AUTHOR_ACTION = {**OWN_AUTHORS, "publisher": DONE, "admin": DONE}
 AUDIT = {"outsider": 200, "staff": 200, "reader": 403, "publisher": 403, "admin": 200}
 
 ROUTES: dict[str, Rule] = {
@@ -122,6 +125,40 @@ ROUTES: dict[str, Rule] = {
         method="post",
         kwargs=lambda o: {"token_id": o["token"].id},
     ),
+    # Authoring: the organisation's publishers and admins only
+    "drafts": Rule(web(**AUTHORS)),
+    "misp-import": Rule(web(**AUTHORS)),
+    "pattern-check": Rule(
+        web(**AUTHORS), query="?pattern=%5Bipv4-addr%3Avalue%20%3D%20%271.2.3.4%27%5D"
+    ),
+    "draft-detail": Rule(web(**OWN_AUTHORS), kwargs=lambda o: {"draft_id": o["draft"].id}),
+    "draft-object-new": Rule(
+        web(**OWN_AUTHORS), kwargs=lambda o: {"draft_id": o["draft"].id, "stix_type": "malware"}
+    ),
+    "draft-object-edit": Rule(
+        web(**OWN_AUTHORS),
+        kwargs=lambda o: {"draft_id": o["draft"].id, "object_id": o["draft_object"].id},
+    ),
+    "draft-object-delete": Rule(
+        web(**OWN_AUTHOR_ACTION),
+        method="post",
+        kwargs=lambda o: {"draft_id": o["draft"].id, "object_id": o["draft_object"].id},
+    ),
+    "draft-publish": Rule(
+        web(**OWN_AUTHOR_ACTION),
+        method="post",
+        kwargs=lambda o: {"draft_id": o["draft"].id},
+        data={"distribution": "organisation", "tlp": "amber"},
+    ),
+    "draft-delete": Rule(
+        web(**OWN_AUTHOR_ACTION), method="post", kwargs=lambda o: {"draft_id": o["draft"].id}
+    ),
+    "object-new-version": Rule(
+        web(**OWN_AUTHOR_ACTION), method="post", kwargs=lambda o: {"stix_id": o["owned_id"]}
+    ),
+    "object-revoke": Rule(
+        web(**OWN_AUTHOR_ACTION), method="post", kwargs=lambda o: {"stix_id": o["owned_id"]}
+    ),
     # Platform admins only
     "join-requests": Rule(web(**STAFF_ONLY)),
     "join-request": Rule(
@@ -194,8 +231,24 @@ def world(db, nordgrid, alice, publisher, bob, charlie, trust_group, staff):
         chain_id=31337, address="0x" + "ab" * 20, transaction_hash="0x" + "cd" * 32, block_number=1
     )
     from portal.models import JoinRequest
+    from sharing.services import drafts, publishing
+    from tests import stix_samples
+
+    draft = drafts.create_draft(
+        acting_user=publisher, title="Draft", objects=[stix_samples.indicator()]
+    )
+    owned = stix_samples.indicator()
+    publishing.publish_bundle(
+        acting_user=publisher,
+        bundle=stix_samples.bundle(owned),
+        distribution="organisation",
+        tlp="amber",
+    )
 
     return {
+        "draft": draft,
+        "draft_object": draft.items.get(),
+        "owned_id": owned["id"],
         "users": {
             "outsider": charlie,
             "staff": staff,

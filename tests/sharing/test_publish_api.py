@@ -44,7 +44,14 @@ def test_it_accepts_a_valid_bundle(
     assert response.json()["id"] == publication.id
     assert publication.state == "received"
     assert publication.organisation == publisher.organisation
-    assert [o.body for o in publication.items.all()] == bundle["objects"]
+    # The portal stamps the publisher's identity and the publication's TLP 2.0 marking.
+    stamp = {
+        "created_by_ref": publisher.organisation.stix_identity_id,
+        "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"],
+    }
+    assert [o.body for o in publication.items.all()] == [
+        {**obj, **stamp} for obj in bundle["objects"]
+    ]
     assert len(callbacks) == 1  # the seal task, fired on commit
 
 
