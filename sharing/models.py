@@ -55,7 +55,16 @@ class Publication(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["state", "state_changed_at"])]
+        indexes = [
+            models.Index(fields=["state", "state_changed_at"]),
+            # TAXII reads a collection in (date added, id) order from a cursor: keyset
+            # pagination that walks this index instead of counting or scanning.
+            models.Index(
+                fields=["distribution", "delivered_at", "id"],
+                condition=models.Q(state="delivered"),
+                name="delivered_by_date_added",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -81,6 +90,12 @@ class PublishedObject(models.Model):
             models.UniqueConstraint(
                 fields=["publication", "stix_id", "version"], name="one_version_per_publication"
             )
+        ]
+        indexes = [
+            # A publication's objects in id order (TAXII pages), and an object's versions
+            # (TAXII match[version]=first/last).
+            models.Index(fields=["publication", "id"], name="object_in_publication"),
+            models.Index(fields=["stix_id", "version"], name="object_versions"),
         ]
 
     def __str__(self) -> str:
@@ -192,3 +207,6 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["number"]
+
+
+from sharing.taxii.models import TaxiiDeletion, TaxiiStatus  # noqa: E402,F401

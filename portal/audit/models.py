@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     PUBLICATION_CREATED = "publication_created", "Publication created"
     WEBHOOK_REGISTERED = "webhook_registered", "Webhook registered"
     WEBHOOK_REMOVED = "webhook_removed", "Webhook removed"
+    TAXII_OBJECTS_DELETED = "taxii_objects_deleted", "Objects deleted from TAXII"
 
 
 class AuditEvent(models.Model):
