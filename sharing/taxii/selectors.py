@@ -165,7 +165,7 @@ def filtered(base: QuerySet[PublishedObject], filters: Filters) -> QuerySet[Publ
         objects = objects.filter(publication__delivered_at__gt=filters.added_after)
     if filters.spec_versions:
         # STIX 2.1 objects without spec_version (cyber observables) are 2.1 (section 3.2).
-        spec_version = Coalesce(KT("body__spec_version"), Value("2.1"))
+        spec_version = Coalesce(KT("body__spec_version"), Value("2.1"), output_field=TextField())
         objects = objects.alias(spec_version=spec_version).filter(
             spec_version__in=filters.spec_versions
         )
