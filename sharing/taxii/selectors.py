@@ -115,11 +115,13 @@ def parse_filters(params, *, allowed: tuple[str, ...], default_version: str = "l
 
 
 def _limit(raw: str | None) -> int:
+    """The page size; 0 (which the OASIS client's `as_pages` sends by default) or none means
+    the server's default."""
     if raw is None:
         return settings.TAXII_PAGE_SIZE
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdigit():
         raise TaxiiError(400, "limit must be a positive integer", f"{raw!r} is not one.")
-    return min(int(raw), settings.TAXII_MAX_PAGE_SIZE)
+    return min(int(raw) or settings.TAXII_PAGE_SIZE, settings.TAXII_MAX_PAGE_SIZE)
 
 
 def encode_next(date_added: datetime, publication_id: int, object_id: int) -> str:

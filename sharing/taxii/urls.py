@@ -1,6 +1,6 @@
 """/taxii2/: discovery, one API root ("api"), its collections and status resources."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from sharing.taxii import views
 
@@ -29,5 +29,10 @@ urlpatterns = [
         views.ReceiptsView.as_view(),
         name="taxii-receipts",
     ),
-    path("api/status/<uuid:status_id>/", views.StatusView.as_view(), name="taxii-status"),
+    # The OASIS client asks for ".../status/{id}" without the final slash.
+    re_path(
+        r"^api/status/(?P<status_id>[0-9a-f-]{36})/?$",
+        views.StatusView.as_view(),
+        name="taxii-status",
+    ),
 ]

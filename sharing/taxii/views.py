@@ -6,6 +6,7 @@ caller may not see is 404, whoever's it is.
 """
 
 import json
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -312,7 +313,11 @@ class ReceiptsView(TaxiiView):
 class StatusView(TaxiiView):
     """The status of an envelope the caller's organisation added (section 4.3)."""
 
-    def get(self, request, status_id) -> HttpResponse:
+    def get(self, request, status_id: str) -> HttpResponse:
+        try:
+            status_id = uuid.UUID(status_id)
+        except ValueError as exc:
+            raise Http404 from exc
         status = get_object_or_404(
             TaxiiStatus.objects.select_related("publication"),
             pk=status_id,

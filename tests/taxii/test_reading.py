@@ -187,7 +187,7 @@ def test_match_spec_version(three, taxii_as, charlie):
         ("added_after=yesterday", "added_after must be a timestamp"),
         ("match[version]=newest", "match[version] must be a timestamp"),
         ("match[spec_version]=3.0", "Unknown spec version"),
-        ("limit=0", "limit must be a positive integer"),
+        ("limit=-1", "limit must be a positive integer"),
         ("limit=ten", "limit must be a positive integer"),
         ("next=not-a-cursor", "Invalid next"),
         ("match[colour]=red", "Unsupported query parameter"),
