@@ -17,6 +17,7 @@ from rest_framework import exceptions
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
+from portal import permissions
 from portal.authentication import ApiTokenAuthentication
 from sharing.taxii import selectors, services
 from sharing.taxii.auth import BasicTokenAuthentication
@@ -57,6 +58,10 @@ class TaxiiView(APIView):
                 406, "Not acceptable", f"This server answers only in {TAXII}; set Accept to it."
             )
         super().initial(request, *args, **kwargs)
+        permissions.require(
+            permissions.is_member(request.user),
+            "TAXII serves members of an organisation; this account belongs to none.",
+        )
 
     def handle_exception(self, exc: Exception) -> HttpResponse:
         if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
