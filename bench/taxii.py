@@ -63,6 +63,7 @@ def start_gunicorn(workers: int) -> tuple[subprocess.Popen, str]:
         str(workers),
         "--log-level",
         "warning",
+        "--preload",
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -71,7 +72,7 @@ def start_gunicorn(workers: int) -> tuple[subprocess.Popen, str]:
         try:
             requests.get(url + "/api/health/", timeout=30)
             return process, url
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     process.terminate()
     raise SystemExit("gunicorn did not start")
