@@ -48,6 +48,7 @@ class TaxiiView(APIView):
 
     authentication_classes = [ApiTokenAuthentication, BasicTokenAuthentication]
     permission_classes = [IsAuthenticated]
+    schema = None  # not part of the REST API's OpenAPI document: the TAXII 2.1 spec is its own
 
     def perform_content_negotiation(self, request, force=False):
         return (None, None)  # TAXII responses are rendered here, not by DRF renderers
