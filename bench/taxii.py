@@ -64,6 +64,9 @@ def start_gunicorn(workers: int) -> tuple[subprocess.Popen, str]:
         "--log-level",
         "warning",
         "--preload",
+        # Validating an envelope of 100 objects takes seconds of CPU on a busy machine.
+        "--timeout",
+        "300",
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -225,7 +228,10 @@ def main() -> int:
     finally:
         if server is not None:
             server.terminate()
-            server.wait(30)
+            try:
+                server.wait(60)
+            except subprocess.TimeoutExpired:
+                server.kill()
     return 0
 
 
