@@ -77,7 +77,10 @@ def _list(params, name: str) -> tuple[str, ...]:
 
 
 def _timestamp(value: str, name: str) -> datetime:
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well formed but impossible, such as month 13
+        parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise TaxiiError(
             400, f"{name} must be a timestamp", f"{value!r} is not an RFC 3339 timestamp in UTC."

@@ -185,6 +185,7 @@ def test_match_spec_version(three, taxii_as, charlie):
     ("query", "title"),
     [
         ("added_after=yesterday", "added_after must be a timestamp"),
+        ("added_after=2026-13-45T00:00:00Z", "added_after must be a timestamp"),
         ("match[version]=newest", "match[version] must be a timestamp"),
         ("match[spec_version]=3.0", "Unknown spec version"),
         ("limit=-1", "limit must be a positive integer"),
