@@ -355,6 +355,14 @@ WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 8)
 # Seconds to wait before attempt 2, 3, ...; the last value repeats.
 WEBHOOK_RETRY_DELAYS = [int(s) for s in env_list("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,3600")]
 
+# --- TAXII 2.1 server (/taxii2/) -----------------------------------------------------------
+TAXII_TITLE = env_str("TAXII_TITLE", "Threat-sharing portal")
+# Objects per page when the client gives no `limit`, and the most a page holds.
+TAXII_PAGE_SIZE = env_int("TAXII_PAGE_SIZE", 100)
+TAXII_MAX_PAGE_SIZE = env_int("TAXII_MAX_PAGE_SIZE", 1000)
+# TLP of an envelope whose objects carry no TLP marking (TAXII itself has none).
+TAXII_DEFAULT_TLP = env_str("TAXII_DEFAULT_TLP", "amber")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

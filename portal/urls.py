@@ -79,5 +79,6 @@ urlpatterns = [
     path("", include("portal.community_urls")),
     path("audit/", include("portal.audit.urls")),
     path("api/", include(api_patterns)),
+    path("taxii2/", include("sharing.taxii.urls")),
     path("admin/", admin.site.urls),
 ]

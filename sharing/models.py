@@ -62,6 +62,13 @@ class Publication(models.Model):
         indexes = [
             models.Index(fields=["state", "state_changed_at"]),
             models.Index(fields=["organisation", "bundle_id"]),
+            # TAXII reads a collection in (date added, id) order from a cursor: keyset
+            # pagination that walks this index instead of counting or scanning.
+            models.Index(
+                fields=["distribution", "delivered_at", "id"],
+                condition=models.Q(state="delivered"),
+                name="delivered_by_date_added",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -96,8 +103,12 @@ class PublishedObject(models.Model):
                 fields=["publication", "stix_id", "version"], name="one_version_per_publication"
             )
         ]
-        # Version history and relationship targets look objects up by STIX id.
-        indexes = [models.Index(fields=["stix_id", "version"], name="published_object_stix_id")]
+        indexes = [
+            # Version history, relationship targets and TAXII match[version] look objects up
+            # by STIX id and version; a publication's objects are read in id order (TAXII).
+            models.Index(fields=["stix_id", "version"], name="published_object_stix_id"),
+            models.Index(fields=["publication", "id"], name="object_in_publication"),
+        ]
 
     def __str__(self) -> str:
         return self.stix_id
@@ -319,3 +330,6 @@ class DraftObject(models.Model):
 
     def __str__(self) -> str:
         return self.stix_id
+
+
+from sharing.taxii.models import TaxiiDeletion, TaxiiStatus  # noqa: E402,F401

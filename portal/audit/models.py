@@ -41,6 +41,7 @@ class AuditAction(models.TextChoices):
     DRAFT_CREATED = "draft_created", "Draft created"
     DRAFT_DELETED = "draft_deleted", "Draft deleted"
     OBJECT_REVOKED = "object_revoked", "Object revoked"
+    TAXII_OBJECTS_DELETED = "taxii_objects_deleted", "Objects deleted from TAXII"
 
 
 class AuditEvent(models.Model):

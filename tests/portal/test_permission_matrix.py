@@ -31,6 +31,7 @@ class Rule:
     data: dict = field(default_factory=dict)
     api: bool = False
     query: str | Callable[[dict], str] = ""
+    taxii: bool = False  # token authentication (TAXII takes no session), TAXII media type
 
 
 def web(anonymous=LOGIN, **expect) -> dict:
@@ -49,6 +50,10 @@ STAFF_ONLY = {"outsider": 403, "staff": 200, "reader": 403, "publisher": 403, "a
 AUTHORS = {"outsider": 200, "staff": 403, "reader": 403, "publisher": 200, "admin": 200}
 OWN_AUTHORS = {**AUTHORS, "outsider": 404}
 OWN_AUTHOR_ACTION = {**OWN_AUTHORS, "publisher": DONE, "admin": DONE}
+
+# TAXII: members of any organisation; a platform admin without one is refused.
+TAXII_MEMBERS = {**ALL_MEMBERS, "staff": 403}
+TAXII_OWNER = {**OWNER_ONLY, "staff": 403}
 AUDIT = {"outsider": 200, "staff": 200, "reader": 403, "publisher": 403, "admin": 200}
 
 ROUTES: dict[str, Rule] = {
@@ -188,7 +193,49 @@ ROUTES: dict[str, Rule] = {
     "api-consistency": Rule(
         api(**dict.fromkeys(ALL_MEMBERS, 400)), api=True, query="?first=1&second=2"
     ),
+    # TAXII 2.1: the owning organisation's "organisation" collection and what it holds
+    "taxii-discovery": Rule(api(**TAXII_MEMBERS), taxii=True),
+    "taxii-api-root": Rule(api(**TAXII_MEMBERS), taxii=True),
+    "taxii-collections": Rule(api(**TAXII_MEMBERS), taxii=True),
+    **{
+        name: Rule(api(**TAXII_OWNER), taxii=True, kwargs=lambda o: taxii_collection(o))
+        for name in ("taxii-collection", "taxii-objects", "taxii-manifest", "taxii-all-receipts")
+    },
+    **{
+        name: Rule(api(**TAXII_OWNER), taxii=True, kwargs=lambda o: taxii_object(o))
+        for name in ("taxii-object", "taxii-versions", "taxii-receipts")
+    },
+    "taxii-status": Rule(api(**TAXII_OWNER), taxii=True, kwargs=lambda o: taxii_status(o)),
 }
+
+
+def taxii_collection(objects: dict) -> dict:
+    from sharing.taxii.collections import collections_for
+
+    organisation = objects["publication"].organisation
+    return {"collection_id": collections_for(organisation)[0].id}
+
+
+def taxii_object(objects: dict) -> dict:
+    """The world's publication (to the organisation only), as the pipeline leaves it."""
+    from django.utils import timezone
+
+    Publication.objects.filter(pk=objects["publication"].pk).update(
+        state="delivered", delivered_at=timezone.now()
+    )
+    return {**taxii_collection(objects), "object_id": objects["item"].stix_id}
+
+
+def taxii_status(objects: dict) -> dict:
+    from sharing.taxii.models import TaxiiStatus
+
+    status = TaxiiStatus.objects.create(
+        organisation=objects["publication"].organisation,
+        publication=objects["publication"],
+        collection_id=taxii_collection(objects)["collection_id"],
+        total_count=1,
+    )
+    return {"status_id": str(status.id)}
 
 
 def route_names() -> list[str]:
@@ -288,11 +335,17 @@ MATRIX = [(name, actor) for name in ROUTES for actor in ACTORS]
 @pytest.mark.parametrize("name, actor", MATRIX, ids=[f"{n}-{a}" for n, a in MATRIX])
 def test_the_route_answers_as_the_matrix_says(client, world, name, actor):
     rule = ROUTES[name]
-    if actor != "anonymous":
+    headers = {}
+    if rule.taxii:
+        headers["Accept"] = "application/taxii+json;version=2.1"
+        if actor != "anonymous":
+            _, raw = create_api_token(user=world["users"][actor], name="m", scope="publish")
+            headers["Authorization"] = f"Bearer {raw}"
+    elif actor != "anonymous":
         client.force_login(world["users"][actor])
     query = rule.query(world) if callable(rule.query) else rule.query
     url = reverse(name, kwargs=rule.kwargs(world)) + query
-    response = getattr(client, rule.method)(url, data=rule.data)
+    response = getattr(client, rule.method)(url, data=rule.data, headers=headers)
     expected = rule.expect[actor]
     if expected == LOGIN:
         assert response.status_code == 302, response.status_code
