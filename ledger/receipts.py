@@ -173,8 +173,14 @@ def parse_receipt(doc: Any) -> Receipt:
             f"anchor.transaction_hash {transaction_hash!r} is not a 0x-prefixed 32-byte hex hash"
         )
 
+    subject = _field(top, "subject", str, "receipt")
+    if not subject.isprintable():
+        raise ReceiptFormatError(
+            "subject holds a non-printable character (a control code or terminal escape)"
+        )
+
     return Receipt(
-        subject=_field(top, "subject", str, "receipt"),
+        subject=subject,
         canonical_hash=_hex_field(top, "canonical_hash", "receipt", _HASH_BYTES),
         salt=_hex_field(top, "salt", "receipt", SALT_BYTES),
         leaf=_hex_field(top, "leaf", "receipt", _HASH_BYTES),

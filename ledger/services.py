@@ -33,6 +33,7 @@ from ledger.models import (
     MerkleNode,
     SigningKey,
 )
+from ledger.pinning import PortalChain
 
 logger = logging.getLogger(__name__)
 
@@ -170,8 +171,11 @@ def contract_address() -> str:
 
 
 def chain_client(*, with_contract: bool = True) -> AnchorChain:
-    address = contract_address() if with_contract else None
-    return AnchorChain(settings.LEDGER_RPC_URL, address, timeout=10.0)
+    """The portal's chain client; bound to the contract, it also carries the portal's own trust
+    root (ledger.pinning), so verification through it is pinned."""
+    if not with_contract:
+        return AnchorChain(settings.LEDGER_RPC_URL, None, timeout=10.0)
+    return PortalChain(settings.LEDGER_RPC_URL, contract_address(), timeout=10.0)
 
 
 def deploy_anchor_contract_if_needed() -> tuple[Deployment, bool]:
@@ -184,7 +188,7 @@ def deploy_anchor_contract_if_needed() -> tuple[Deployment, bool]:
     for deployment in Deployment.objects.filter(chain_id=chain_id):
         if chain.has_code(deployment.address):
             return deployment, False
-    deployed = chain.deploy(settings.LEDGER_SENDER_KEY)
+    deployed = chain.deploy(settings.LEDGER_SENDER_KEY, max_growth=settings.LEDGER_MAX_GROWTH)
     # A chain that lost its state gives the same address again to the same sender and nonce.
     deployment, _ = Deployment.objects.update_or_create(
         chain_id=chain_id,
@@ -289,11 +293,12 @@ def _submit_checkpoint(chain: AnchorChain) -> Checkpoint | None:
     )
     if head.size == 0 or (last is not None and last.tree_size >= head.size):
         return None
-    signed = chain.sign_anchor(settings.LEDGER_SENDER_KEY, head.size, bytes(head.root))
+    tree_size, root, proof = _next_checkpoint(chain, head)
+    signed = chain.sign_anchor(settings.LEDGER_SENDER_KEY, tree_size, root, proof)
     # Stored before it is sent: after a crash the hash finds it and the raw bytes resend it.
     checkpoint = Checkpoint.objects.create(
-        tree_size=head.size,
-        root=bytes(head.root),
+        tree_size=tree_size,
+        root=root,
         state=CheckpointState.SUBMITTED,
         chain_id=chain.chain_id(),
         contract=contract_address(),
@@ -304,6 +309,26 @@ def _submit_checkpoint(chain: AnchorChain) -> Checkpoint | None:
     )
     chain.send_raw(signed.raw)
     return checkpoint
+
+
+def _next_checkpoint(chain: AnchorChain, head: LogHead) -> tuple[int, bytes, list[bytes]]:
+    """The checkpoint to anchor next, with its RFC 9162 consistency proof from the contract's
+    latest checkpoint (the contract verifies it): the head, or as far towards it as the
+    contract's growth limit allows (the next round goes on from there)."""
+    anchored_size, anchored_root = chain.latest_checkpoint()
+    store = DatabaseNodeStore()
+    if anchored_size > head.size or (
+        anchored_size and merkle.root(anchored_size, store) != anchored_root
+    ):
+        raise ChainError(
+            f"the log (size {head.size}) does not extend the contract's latest checkpoint (size "
+            f"{anchored_size}, root {anchored_root.hex()}): the database is not the log that was "
+            f"anchored (restored from an older backup?); anchoring stops rather than fork"
+        )
+    tree_size = min(head.size, anchored_size + chain.max_growth())
+    root = bytes(head.root) if tree_size == head.size else merkle.root(tree_size, store)
+    proof = merkle.consistency_proof(anchored_size, tree_size, store) if anchored_size else []
+    return tree_size, root, proof
 
 
 def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:

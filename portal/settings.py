@@ -307,6 +307,8 @@ if PRODUCTION and (not LEDGER_SENDER_KEY or LEDGER_SENDER_KEY == _ANVIL_DEV_KEY)
     raise ImproperlyConfigured("LEDGER_SENDER_KEY must be set to a key of your own in production")
 # Blocks on top of the anchoring block before a checkpoint counts (1 = mined; QBFT is final).
 LEDGER_CONFIRMATIONS = env_int("LEDGER_CONFIRMATIONS", 1)
+# The most entries one checkpoint may add, fixed in the contract when it is deployed.
+LEDGER_MAX_GROWTH = env_int("LEDGER_MAX_GROWTH", 1_000_000)
 LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)
 # Callables (dotted paths) told about each confirmed checkpoint, with its id.
 LEDGER_CHECKPOINT_LISTENERS = ["sharing.services.pipeline.on_checkpoint_confirmed"]
