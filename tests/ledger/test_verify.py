@@ -457,11 +457,18 @@ def test_the_command_escapes_what_the_receipt_says(files, factory, capsys, seale
     _, receipt_path, _ = files
     receipt = copy.deepcopy(sealed.receipt)
     receipt["subject"] = "x\x1b[1A\x1b[2KPASS anchor\u202e"
+    receipt["canonicalization"] = "RFC8785\x1b[1A\x1b[2K"
     receipt_path.write_text(json.dumps(receipt))
-    main(command(files))
+    assert main(command(files)) == 1
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\u202e" not in out
-    assert "x\\x1b[1A\\x1b[2KPASS anchor\\u202e" in out
+    assert "canonicalization is 'RFC8785\\x1b[1A\\x1b[2K'" in out
+    receipt["canonicalization"] = "RFC8785"
+    receipt_path.write_text(json.dumps(receipt))
+    assert main(command(files)) == 1
+    out = capsys.readouterr().out
+    assert "FAIL receipt: receipt unreadable: subject holds a non-printable character" in out
+    assert "\x1b" not in out and "\u202e" not in out
 
 
 def test_the_command_reports_a_changed_object(files, factory, capsys) -> None:

@@ -1,0 +1,79 @@
+"""Anchoring through the portal's services against the consistency-checking contract (anvil)."""
+
+import pytest
+
+from ledger import merkle
+from ledger import services as ledger_services
+from ledger.chain import ChainError
+from ledger.models import Checkpoint, CheckpointState, MerkleNode
+from tests import stix_samples
+from tests.sharing.test_pipeline import publish, run_pipeline
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_checkpoint_carries_a_consistency_proof_the_contract_accepts(
+    chain, trust_group, publisher
+):
+    run_pipeline(publish(publisher))
+    run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
+    on_chain = ledger_services.chain_client()
+    assert on_chain.latest_checkpoint() == (3, bytes(ledger_services.log_head().root))
+    assert list(Checkpoint.objects.order_by("tree_size").values_list("tree_size", flat=True)) == [
+        2,
+        3,
+    ]
+
+
+def test_a_large_backlog_is_anchored_in_steps_the_contract_allows(
+    chain, anvil, trust_group, publisher, settings
+):
+    from ledger.chain import AnchorChain
+    from tests.anvil import ANVIL_DEV_KEY
+
+    small = AnchorChain(anvil.url).deploy(ANVIL_DEV_KEY, max_growth=2)
+    settings.LEDGER_CONTRACT_ADDRESS = small.address
+    bundle = stix_samples.bundle(*(stix_samples.indicator() for _ in range(5)))
+    publication = run_pipeline(publish(publisher, bundle=bundle))
+
+    sizes = list(
+        Checkpoint.objects.filter(state=CheckpointState.CONFIRMED)
+        .order_by("tree_size")
+        .values_list("tree_size", flat=True)
+    )
+    assert sizes == [2, 4, 5]
+    assert publication.items.count() == len(bundle["objects"])
+    assert all(item.receipt for item in publication.items.all())
+
+
+def test_a_database_that_is_not_the_anchored_log_stops_anchoring(chain, trust_group, publisher):
+    """A database restored from an older backup, or rewritten, would fork the log: the sender
+    refuses before the contract has to."""
+    run_pipeline(publish(publisher))
+    leaf = MerkleNode.objects.get(level=1, index=0)  # the subtree of leaves 0 and 1
+    leaf.hash = merkle.node_hash(bytes(leaf.hash), bytes(leaf.hash))
+    leaf.save()
+    with pytest.raises(ChainError, match="does not extend the contract's latest checkpoint"):
+        run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
+    assert ledger_services.chain_client().latest_size() == 2
+
+
+def test_the_trust_root_names_the_contract_sender_and_keys(
+    chain, trust_group, publisher, alpine_admin, client, token_for, django_assert_max_num_queries
+):
+    run_pipeline(publish(publisher))
+    headers = token_for(alpine_admin)
+    with django_assert_max_num_queries(8):
+        answer = client.get("/api/ledger/trust-root/", headers=headers)
+    assert answer.status_code == 200
+    doc = answer.json()
+    assert (doc["type"], doc["chain_id"], doc["contract"]) == (
+        "cti-portal-trust-root",
+        31337,
+        chain.address,
+    )
+    assert doc["anchor_senders"] == ["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"]
+    owners = {key["organisation"] for key in doc["keys"]}
+    assert publisher.organisation.stix_identity_id in owners
+    assert {key["custody"] for key in doc["keys"]} == {"portal-held"}
+    assert client.get("/api/ledger/trust-root/").status_code == 401
