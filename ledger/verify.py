@@ -288,8 +288,8 @@ def _check_signature(
         return Check(
             "signature",
             True,
-            f"valid Ed25519 signature by {actual_key_id}, a {pinned.custody} key of "
-            f"{pinned.organisation}, valid when the checkpoint was anchored",
+            f"valid Ed25519 signature by {actual_key_id} ({pinned.custody} key of "
+            f"{pinned.organisation}), valid when the checkpoint was anchored",
         )
     if expected_key_id is None:
         note = "; the key was not pinned: give a trust root to require a member's key"

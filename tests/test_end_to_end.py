@@ -124,7 +124,7 @@ def test_a_publication_travels_from_publish_to_a_verified_delivery(
     verified = run_verifier(tmp_path, obj, receipt, anvil.url, trust_root)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "NOT VERIFIED" not in verified.stdout and "VERIFIED" in verified.stdout
-    assert "a portal-held key of identity--" in verified.stdout
+    assert "(portal-held key of identity--" in verified.stdout
 
     # One byte of the object changed: the canonical hash check fails and says so.
     tampered = json.loads(json.dumps(obj).replace("203.0.113.7", "203.0.113.8"))

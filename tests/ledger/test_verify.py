@@ -127,7 +127,7 @@ def test_a_genuine_item_verifies(sealed: Sealed) -> None:
     assert _failed(checks) == set()
     details = _by_name(checks)
     assert details["trust"].detail.startswith("pinned: chain 31337, contract")
-    assert f"a organisation-held key of {ORGANISATION}" in details["signature"].detail
+    assert f"(organisation-held key of {ORGANISATION})" in details["signature"].detail
     assert f"anchored in contract {CONTRACT} on chain 31337" in details["anchor"].detail
     assert f"from {SENDER} in block {BLOCK} (1 confirmation(s))" in details["anchor"].detail
 
