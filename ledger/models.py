@@ -43,6 +43,9 @@ class Entry(models.Model):
     salt = models.BinaryField(max_length=32)
     leaf = models.BinaryField(max_length=32)
     signature = models.BinaryField(max_length=64)
+    # 1: the signature covers the leaf; 2: the statement binding organisation, key id, leaf and
+    # subject (ledger.signing.statement_bytes). The receipt is written in the same version.
+    receipt_version = models.PositiveSmallIntegerField(default=1)
     state = models.CharField(max_length=10, choices=EntryState.choices, default=EntryState.SEALED)
     leaf_index = models.BigIntegerField(null=True, blank=True, unique=True)
     checkpoint = models.ForeignKey(

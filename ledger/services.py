@@ -77,13 +77,22 @@ def seal(*, payload: Any, subject: str, signing_key: SigningKey) -> Entry:
     private_key = signing.decrypt_private_key(
         signing_key.encrypted_private_key, secret=settings.ENCRYPTION_SECRET
     )
+    subject = subject[:200]
     return Entry.objects.create(
-        subject=subject[:200],
+        subject=subject,
         signing_key=signing_key,
         canonical_hash=canonical.sha256(canonical_bytes),
         salt=salt,
         leaf=leaf,
-        signature=signing.sign(private_key, leaf),
+        # Receipt version 2: the signature binds the organisation, the key and the subject.
+        signature=signing.sign_statement(
+            private_key,
+            organisation=signing_key.owner,
+            key_id=signing_key.key_id,
+            leaf=leaf,
+            subject=subject,
+        ),
+        receipt_version=2,
     )
 
 

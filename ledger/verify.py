@@ -37,7 +37,7 @@ from ledger.canonical import CanonicalizationError, canonicalize, item_leaf, sha
 from ledger.facts import AnchorFacts
 from ledger.merkle import ProofError, leaf_hash, verify_inclusion
 from ledger.receipts import Receipt, ReceiptFormatError, parse_receipt
-from ledger.signing import key_id, verify_signature
+from ledger.signing import key_id, statement_bytes, verify_signature, verify_statement
 from ledger.trust_root import FINALIZED, TrustRoot, TrustRootError, parse_trust_root
 
 CHECK_NAMES = ("trust", "receipt", "canonical_hash", "leaf", "signature", "inclusion", "anchor")
@@ -112,7 +112,7 @@ def verify_item(
     canonical, hash_check = _check_canonical_hash(obj, receipt)
     return [
         trust_check,
-        Check("receipt", True, f"well-formed receipt v1 for {receipt.subject}"),
+        Check("receipt", True, f"well-formed receipt v{receipt.version} for {receipt.subject}"),
         hash_check,
         _check_leaf(canonical, receipt, hash_matches=hash_check.ok),
         _check_signature(receipt, trust, expected_key_id, facts),
@@ -215,6 +215,13 @@ def _check_canonical_hash(obj: Any, receipt: Receipt) -> tuple[bytes | None, Che
         canonical = canonicalize(obj)
     except CanonicalizationError as exc:
         return None, Check("canonical_hash", False, f"the object has no canonical form: {exc}")
+    if receipt.canonical_hash is None:
+        return canonical, Check(
+            "canonical_hash",
+            True,
+            "RFC 8785 canonical form computed (a version 2 receipt carries no unsalted hash: "
+            "the salted leaf binds the object)",
+        )
     digest = sha256(canonical)
     if digest != receipt.canonical_hash:
         return canonical, Check(
@@ -234,11 +241,15 @@ def _check_leaf(canonical: bytes | None, receipt: Receipt, *, hash_matches: bool
         return Check("leaf", False, "skipped: the object could not be canonicalized")
     leaf = item_leaf(receipt.salt, canonical)
     if leaf != receipt.leaf:
-        cause = (
-            "the receipt's salt or leaf was altered"
-            if hash_matches
-            else "this follows from the canonical hash mismatch"
-        )
+        if receipt.canonical_hash is None:
+            cause = (
+                "the object was changed after sealing, or it is not the object this receipt is "
+                "for, or the receipt's salt or leaf was altered"
+            )
+        elif hash_matches:
+            cause = "the receipt's salt or leaf was altered"
+        else:
+            cause = "this follows from the canonical hash mismatch"
         return Check(
             "leaf",
             False,
@@ -277,7 +288,25 @@ def _check_signature(
             refusal = pinned.refusal_at(moment)
             if refusal:
                 problems.append(f"{refusal}, but the checkpoint was anchored at {moment:%c} UTC")
-    if not verify_signature(receipt.public_key, receipt.leaf, receipt.signature):
+    if receipt.version == 2:
+        if pinned is not None and pinned.organisation != receipt.organisation:
+            problems.append(
+                f"key {actual_key_id} is a key of {pinned.organisation}, but the receipt says it "
+                f"signed for {receipt.organisation}"
+            )
+        message = statement_bytes(
+            organisation=receipt.organisation or "",
+            key_id=receipt.key_id,
+            leaf=receipt.leaf,
+            subject=receipt.subject,
+        )
+        if not verify_statement(receipt.public_key, message, receipt.signature):
+            problems.append(
+                f"the Ed25519 signature does not verify over the statement (organisation "
+                f"{receipt.organisation}, key {receipt.key_id}, leaf {receipt.leaf.hex()}, "
+                f"subject {receipt.subject}) with public key {receipt.public_key.hex()}"
+            )
+    elif not verify_signature(receipt.public_key, receipt.leaf, receipt.signature):
         problems.append(
             f"the Ed25519 signature does not verify over leaf {receipt.leaf.hex()} with "
             f"public key {receipt.public_key.hex()}"

@@ -126,11 +126,16 @@ def test_a_publication_travels_from_publish_to_a_verified_delivery(
     assert "NOT VERIFIED" not in verified.stdout and "VERIFIED" in verified.stdout
     assert "(portal-held key of identity--" in verified.stdout
 
-    # One byte of the object changed: the canonical hash check fails and says so.
+    # The receipt is version 2: the signature binds the organisation, and there is no unsalted
+    # content hash.
+    assert receipt["version"] == 2 and "canonical_hash" not in receipt
+    assert receipt["signature"]["organisation"] == publisher.organisation.stix_identity_id
+
+    # One byte of the object changed: the salted leaf no longer matches, and it says so.
     tampered = json.loads(json.dumps(obj).replace("203.0.113.7", "203.0.113.8"))
     result = run_verifier(tmp_path, tampered, receipt, anvil.url, trust_root)
     assert result.returncode == 1
-    assert "FAIL canonical_hash" in result.stdout
+    assert "FAIL leaf: leaf mismatch" in result.stdout
 
     # The inclusion proof altered: the inclusion check fails.
     altered = json.loads(json.dumps(receipt))

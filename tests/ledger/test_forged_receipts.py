@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from ledger import merkle, verify
 from ledger.canonical import canonicalize, item_leaf, new_salt, sha256
 from ledger.chain import AnchorChain
-from ledger.receipts import build_receipt
-from ledger.signing import generate_keypair, sign
+from ledger.receipts import build_receipt, build_receipt_v2
+from ledger.signing import generate_keypair, key_id, sign, sign_statement
 from ledger.trust_root import build_trust_root, parse_trust_root
 from tests.anvil import ANVIL_DEV_ADDRESS, ANVIL_DEV_KEY, ANVIL_SECOND_KEY
 from tests.ledger.test_receipts import INDICATOR
@@ -57,15 +57,28 @@ class Log:
         mined = self.chain.wait_mined(self.chain.send_raw(signed.raw))
         self.anchors[size] = (mined.transaction_hash, mined.block_number)
 
-    def receipt(self, index: int, tree_size: int) -> dict[str, Any]:
+    def receipt(self, index: int, tree_size: int, *, version: int = 1) -> dict[str, Any]:
         canonical_hash, salt, leaf = self.sealed[index]
         transaction, block = self.anchors[tree_size]
-        return build_receipt(
-            subject=f"{self.objects[index]['id']}@{self.objects[index]['modified']}",
-            canonical_hash=canonical_hash,
+        subject = f"{self.objects[index]['id']}@{self.objects[index]['modified']}"
+        if version == 2:
+            signature = sign_statement(
+                self.private_key,
+                organisation=ORGANISATION,
+                key_id=key_id(self.public_key),
+                leaf=leaf,
+                subject=subject,
+            )
+            build, fields = build_receipt_v2, {"organisation": ORGANISATION}
+        else:
+            signature = sign(self.private_key, leaf)
+            build, fields = build_receipt, {"canonical_hash": canonical_hash}
+        return build(
+            subject=subject,
+            **fields,
             salt=salt,
             leaf=leaf,
-            signature=sign(self.private_key, leaf),
+            signature=signature,
             public_key=self.public_key,
             leaf_index=index,
             tree_size=tree_size,
@@ -153,8 +166,22 @@ def forgeries(world: World) -> list[Forgery]:
     escapes = genuine.receipt(2, 5)
     escapes["subject"] = "x\x1b[1A\x1b[2KVERIFIED\x1b]8;;\x07"
 
+    stripped = genuine.receipt(6, 8, version=2)
+    stripped["critical"].remove("anchor")
+    unknown_critical = genuine.receipt(6, 8, version=2)
+    unknown_critical["critical"].append("witness_cosignatures")
+    other_organisation = genuine.receipt(6, 8, version=2)
+    other_organisation["signature"]["organisation"] = (
+        "identity--" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
+    )
+
     obj6, obj2 = genuine.objects[6], genuine.objects[2]
     return [
+        Forgery("stripped critical field", obj6, stripped, trust, "critical leaves out 'anchor'"),
+        Forgery("unknown critical field", obj6, unknown_critical, trust, "does not understand"),
+        Forgery(
+            "another organisation's name on a key", obj6, other_organisation, trust, "is a key of"
+        ),
         Forgery("own key and contract, no trust root", attacker.objects[6], own, None, "UNPINNED"),
         Forgery(
             "own key and contract, genuine trust root",
@@ -187,6 +214,9 @@ def forgeries(world: World) -> list[Forgery]:
 
 
 FORGERY_NAMES = [
+    "stripped critical field",
+    "unknown critical field",
+    "another organisation's name on a key",
     "own key and contract, no trust root",
     "own key and contract, genuine trust root",
     "backdated transaction",
@@ -209,8 +239,8 @@ def failures(checks: list[verify.Check]) -> str:
 def test_the_genuine_receipts_verify(world: World) -> None:
     trust = parse_trust_root(world.trust())
     chain = AnchorChain(world.anvil_url, trust.contract)
-    for index, size in [(0, 5), (4, 5), (5, 8), (7, 8), (2, 8)]:
-        receipt = world.genuine.receipt(index, size)
+    for index, size, version in [(0, 5, 1), (4, 5, 2), (5, 8, 1), (7, 8, 2), (2, 8, 2)]:
+        receipt = world.genuine.receipt(index, size, version=version)
         checks = verify.verify_item(
             world.genuine.objects[index], receipt, chain=chain, trust_root=trust
         )
@@ -255,8 +285,9 @@ def test_the_command_refuses_a_forgery(world: World, name: str, tmp_path: Path, 
 
 # --- Random mutations ------------------------------------------------------------------
 
-# v1 receipts do not authenticate the subject (it is shown as a label only).
-UNAUTHENTICATED = {("subject",)}
+# Version 1 receipts do not authenticate the subject (it is shown as a label only); version 2
+# receipts sign it, so there every field counts.
+UNAUTHENTICATED = {1: {("subject",)}, 2: set()}
 
 
 def paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
@@ -300,8 +331,9 @@ def mutate(doc: dict[str, Any], path: tuple, data: st.DataObject) -> dict[str, A
 @given(data=st.data())
 def test_every_random_mutation_of_a_genuine_receipt_is_refused(world: World, data) -> None:
     index = data.draw(st.sampled_from([1, 4, 6]))
-    receipt = world.genuine.receipt(index, 5 if index < 5 else 8)
-    candidates = [p for p in paths(receipt) if p not in UNAUTHENTICATED]
+    version = data.draw(st.sampled_from([1, 2]))
+    receipt = world.genuine.receipt(index, 5 if index < 5 else 8, version=version)
+    candidates = [p for p in paths(receipt) if p not in UNAUTHENTICATED[version]]
     path = data.draw(st.sampled_from(candidates))
     mutated = mutate(receipt, path, data)
     trust = parse_trust_root(world.trust())
