@@ -464,6 +464,21 @@ class AnchorChain:
             priority_fee=tx["maxPriorityFeePerGas"],
         )
 
+    def mined_nonce(self, address: str) -> int:
+        """How many transactions of ``address`` are mined: its next nonce, pending ones aside."""
+        checksummed = _checksum(address)
+        with self._translate(f"reading the nonce of {checksummed}"):
+            return self._w3.eth.get_transaction_count(checksummed, "latest")
+
+    def transaction_fees(self, tx_hash: str) -> tuple[int, int] | None:
+        """(max fee, priority fee) per gas of a transaction the node knows, else None."""
+        try:
+            with self._translate(f"looking up {tx_hash}"):
+                tx = self._w3.eth.get_transaction(tx_hash)
+        except (ChainError, TransactionNotFound):
+            return None
+        return tx.get("maxFeePerGas") or tx["gasPrice"], tx.get("maxPriorityFeePerGas") or 0
+
     def knows_transaction(self, tx_hash: str) -> bool:
         """Whether the node has ``tx_hash``, pending or mined (False if it cannot say)."""
         try:

@@ -99,6 +99,9 @@ class Checkpoint(models.Model):
     nonce = models.BigIntegerField()
     transaction_hash = models.CharField(max_length=66, unique=True)
     raw_transaction = models.BinaryField()
+    # Earlier transactions of this checkpoint, replaced by a higher fee or a new nonce: any of
+    # them may still be the one that gets mined.
+    replaced_transactions = models.JSONField(default=list, blank=True)
     block_number = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

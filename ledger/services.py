@@ -364,20 +364,106 @@ def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
 
 
 def _wait_mined(chain: AnchorChain, checkpoint: Checkpoint, deadline: float) -> MinedTx:
-    """Poll until the checkpoint's transaction is mined. Whenever the node no longer knows it
-    (a crash before it was broadcast, a pool that dropped it, or a reorganisation that took its
-    block away: DESIGN.md, finality), the same signed transaction is sent again, so the same
-    checkpoint is anchored anew."""
+    """Poll until one of the checkpoint's transactions is mined. Whenever the node no longer
+    knows it (a crash before it was broadcast, a pool that dropped it, or a reorganisation that
+    took its block away: DESIGN.md, finality), the same signed transaction is sent again, so the
+    same checkpoint is anchored anew. A transaction left pending for LEDGER_FEE_BUMP_SECONDS is
+    replaced at the same nonce with fees 1/8 higher, up to LEDGER_MAX_FEE_PER_GAS; a nonce taken
+    by a transaction that is not ours is detected, and the checkpoint is signed again at the
+    next nonce."""
+    bump_at = time.monotonic() + settings.LEDGER_FEE_BUMP_SECONDS
     while True:
-        mined = chain.mined(checkpoint.transaction_hash)
+        mined = _mined_candidate(chain, checkpoint)
         if mined is not None:
             return mined
         if time.monotonic() > deadline:
             raise ChainError(f"the anchor of checkpoint {checkpoint.tree_size} was not mined")
-        if not chain.knows_transaction(checkpoint.transaction_hash):
+        if chain.mined_nonce(checkpoint.sender) > checkpoint.nonce:
+            # Mined meanwhile, or a foreign transaction took the nonce: look once more first.
+            mined = _mined_candidate(chain, checkpoint)
+            if mined is not None:
+                return mined
+            logger.warning(
+                "nonce %s of %s was taken by another transaction; signing checkpoint %s again",
+                checkpoint.nonce,
+                checkpoint.sender,
+                checkpoint.tree_size,
+            )
+            _replace_transaction(chain, checkpoint, nonce=None)
+        elif not chain.knows_transaction(checkpoint.transaction_hash):
             logger.warning("sending the anchor of checkpoint %s (again)", checkpoint.tree_size)
             chain.send_raw(bytes(checkpoint.raw_transaction))
+        elif time.monotonic() >= bump_at:
+            _bump_fee(chain, checkpoint)
+            bump_at = time.monotonic() + settings.LEDGER_FEE_BUMP_SECONDS
         time.sleep(0.05)
+
+
+def _mined_candidate(chain: AnchorChain, checkpoint: Checkpoint) -> MinedTx | None:
+    """The mined one among the checkpoint's transactions, adopted as its transaction."""
+    for tx_hash in [checkpoint.transaction_hash, *checkpoint.replaced_transactions]:
+        mined = chain.mined(tx_hash)
+        if mined is None:
+            continue
+        if tx_hash != checkpoint.transaction_hash:
+            Checkpoint.objects.filter(pk=checkpoint.pk).update(transaction_hash=tx_hash)
+            checkpoint.transaction_hash = tx_hash
+        return mined
+    return None
+
+
+def _bump_fee(chain: AnchorChain, checkpoint: Checkpoint) -> None:
+    fees = chain.transaction_fees(checkpoint.transaction_hash)
+    if fees is None:
+        return
+    ceiling = settings.LEDGER_MAX_FEE_PER_GAS
+    # Nodes replace a pending transaction only for at least 10% more (geth's default).
+    max_fee, priority_fee = (fee + fee // 8 + 1 for fee in fees)
+    if max_fee > ceiling:
+        logger.warning(
+            "the anchor of checkpoint %s is stuck at the fee ceiling LEDGER_MAX_FEE_PER_GAS",
+            checkpoint.tree_size,
+        )
+        return
+    _replace_transaction(
+        chain, checkpoint, nonce=checkpoint.nonce, min_fees=(max_fee, min(priority_fee, max_fee))
+    )
+
+
+def _replace_transaction(
+    chain: AnchorChain,
+    checkpoint: Checkpoint,
+    *,
+    nonce: int | None,
+    min_fees: tuple[int, int] | None = None,
+) -> None:
+    """Sign the checkpoint's anchor again (same nonce and higher fees, or the next nonce),
+    store it as the checkpoint's transaction, keep the old hash, then broadcast."""
+    anchored_size, _ = chain.latest_checkpoint()
+    store = DatabaseNodeStore()
+    proof = (
+        merkle.consistency_proof(anchored_size, checkpoint.tree_size, store)
+        if anchored_size
+        else []
+    )
+    signed = chain.sign_anchor(
+        settings.LEDGER_SENDER_KEY,
+        checkpoint.tree_size,
+        bytes(checkpoint.root),
+        proof,
+        nonce=nonce,
+        min_fees=min_fees,
+    )
+    replaced = [*checkpoint.replaced_transactions, checkpoint.transaction_hash]
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(
+        transaction_hash=signed.transaction_hash,
+        raw_transaction=signed.raw,
+        nonce=signed.nonce,
+        replaced_transactions=replaced,
+    )
+    checkpoint.transaction_hash, checkpoint.raw_transaction = signed.transaction_hash, signed.raw
+    checkpoint.nonce, checkpoint.replaced_transactions = signed.nonce, replaced
+    chain.send_raw(signed.raw)
 
 
 def _confirm(checkpoint: Checkpoint, *, block_number: int) -> bool:

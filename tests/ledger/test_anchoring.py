@@ -1,5 +1,7 @@
 """Anchoring through the portal's services against the consistency-checking contract (anvil)."""
 
+import time
+
 import pytest
 
 from ledger import merkle
@@ -77,3 +79,122 @@ def test_the_trust_root_names_the_contract_sender_and_keys(
     assert publisher.organisation.stix_identity_id in owners
     assert {key["custody"] for key in doc["keys"]} == {"portal-held"}
     assert client.get("/api/ledger/trust-root/").status_code == 401
+
+
+# --- Liveness ----------------------------------------------------------------------------
+
+
+def seal_one(publisher):
+    from unittest import mock
+
+    from sharing.services import pipeline
+
+    publication = publish(publisher)
+    with mock.patch("ledger.tasks.anchor.delay"):
+        pipeline.seal_publication(publication_id=publication.id)
+    return publication
+
+
+def mine_later(anvil, seconds: float):
+    """Mine one block after ``seconds`` (automine is off meanwhile), in a thread."""
+    import threading
+
+    from tests.anvil import rpc
+
+    def later() -> None:
+        time.sleep(seconds)
+        rpc(anvil.url, "evm_mine")
+
+    thread = threading.Thread(target=later, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_stuck_transaction_is_replaced_with_a_higher_fee(
+    chain, anvil, trust_group, publisher, settings
+):
+    from tests.anvil import rpc
+
+    settings.LEDGER_FEE_BUMP_SECONDS = 0
+    settings.LEDGER_MAX_FEE_PER_GAS = 10**13
+    seal_one(publisher)
+    rpc(anvil.url, "evm_setAutomine", False)
+    try:
+        thread = mine_later(anvil, 2.0)
+        ledger_services.anchor_pending()
+        thread.join()
+    finally:
+        rpc(anvil.url, "evm_setAutomine", True)
+
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.state == CheckpointState.CONFIRMED
+    assert checkpoint.replaced_transactions, "the pending transaction was never replaced"
+    on_chain = ledger_services.chain_client()
+    first_fee, _ = on_chain.transaction_fees(checkpoint.replaced_transactions[0]) or (None, None)
+    mined_fee, _ = on_chain.transaction_fees(checkpoint.transaction_hash)
+    assert first_fee is None  # replaced in the pool: the node forgot it
+    assert mined_fee > 0
+    assert on_chain.latest_checkpoint() == (checkpoint.tree_size, bytes(checkpoint.root))
+
+
+def test_the_fee_never_goes_above_the_ceiling(chain, anvil, trust_group, publisher, settings):
+    from tests.anvil import rpc
+
+    settings.LEDGER_FEE_BUMP_SECONDS = 0
+    settings.LEDGER_MAX_FEE_PER_GAS = 1  # below any fee: never bump
+    seal_one(publisher)
+    rpc(anvil.url, "evm_setAutomine", False)
+    try:
+        thread = mine_later(anvil, 1.0)
+        ledger_services.anchor_pending()
+        thread.join()
+    finally:
+        rpc(anvil.url, "evm_setAutomine", True)
+
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.state == CheckpointState.CONFIRMED
+    assert checkpoint.replaced_transactions == []
+
+
+def test_a_nonce_taken_by_a_foreign_transaction_is_recovered_from(
+    chain, anvil, trust_group, publisher
+):
+    from unittest import mock
+
+    from eth_account import Account
+    from web3 import HTTPProvider, Web3
+
+    from tests.anvil import ANVIL_DEV_KEY, ANVIL_SECOND_ADDRESS
+
+    seal_one(publisher)
+    # The sender dies after storing its signed transaction, before broadcasting it...
+    with mock.patch("ledger.chain.AnchorChain.send_raw", side_effect=SystemExit):
+        with pytest.raises(SystemExit):
+            ledger_services.anchor_pending()
+    stored = Checkpoint.objects.get()
+    # ... and meanwhile something else spends that nonce of the sender's account.
+    w3 = Web3(HTTPProvider(anvil.url))
+    account = Account.from_key(ANVIL_DEV_KEY)
+    foreign = account.sign_transaction(
+        {
+            "to": ANVIL_SECOND_ADDRESS,
+            "value": 1,
+            "nonce": stored.nonce,
+            "gas": 21000,
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+            "chainId": 31337,
+            "type": 2,
+        }
+    )
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(foreign.raw_transaction))
+
+    ledger_services.anchor_pending()
+
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.state == CheckpointState.CONFIRMED
+    assert checkpoint.nonce == stored.nonce + 1
+    assert checkpoint.replaced_transactions == [stored.transaction_hash]
+    assert ledger_services.chain_client().anchored_root(checkpoint.tree_size) == bytes(
+        checkpoint.root
+    )
