@@ -319,7 +319,7 @@ class AnchorChain:
         with self._translate("reading the latest anchored size"):
             return contract.functions.latestSize().call()
 
-    def anchor_facts(self, tx_hash: str, tree_size: int, *, finality: int | str = 1) -> AnchorFacts:
+    def anchor_facts(self, tx_hash: str, tree_size: int, finality: int | str = 1) -> AnchorFacts:
         """Everything a verifier needs about one anchoring transaction of this contract, from
         this node: the transaction's block and sender, the checkpoints its events record (so a
         receipt cannot cite an earlier anchor's transaction), the contract's root and time for

@@ -9,7 +9,7 @@ resumed by the next call: a submitted transaction is found again by its stored h
 
 import logging
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from ledger import canonical, merkle, signing
-from ledger.chain import AnchorChain, ChainError, MinedTx
+from ledger.chain import AnchorChain, AnchorRejected, ChainError, MinedTx
 from ledger.models import (
     Checkpoint,
     CheckpointState,
@@ -389,14 +389,23 @@ def _wait_mined(chain: AnchorChain, checkpoint: Checkpoint, deadline: float) -> 
                 checkpoint.sender,
                 checkpoint.tree_size,
             )
-            _replace_transaction(chain, checkpoint, nonce=None)
+            _replacing(_replace_transaction, chain, checkpoint, nonce=None)
         elif not chain.knows_transaction(checkpoint.transaction_hash):
             logger.warning("sending the anchor of checkpoint %s (again)", checkpoint.tree_size)
             chain.send_raw(bytes(checkpoint.raw_transaction))
         elif time.monotonic() >= bump_at:
-            _bump_fee(chain, checkpoint)
+            _replacing(_bump_fee, chain, checkpoint)
             bump_at = time.monotonic() + settings.LEDGER_FEE_BUMP_SECONDS
         time.sleep(0.05)
+
+
+def _replacing(replace: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run a replacement; a revert means one of the checkpoint's transactions was mined between
+    the look and the new signature (the next look finds it), so it is only logged."""
+    try:
+        replace(*args, **kwargs)
+    except AnchorRejected as exc:
+        logger.info("not replacing the anchor transaction: %s", exc)
 
 
 def _mined_candidate(chain: AnchorChain, checkpoint: Checkpoint) -> MinedTx | None:

@@ -69,7 +69,7 @@ class AnchorReader(Protocol):
     contract_address: str | None
 
     def anchor_facts(
-        self, tx_hash: str, tree_size: int, *, finality: int | str = 1
+        self, tx_hash: str, tree_size: int, finality: int | str = 1
     ) -> AnchorFacts: ...
 
 
@@ -200,7 +200,8 @@ def _read_facts(
             return None, f"could not read the chain: {cached}"
         return cached, None
     try:
-        facts = chain.anchor_facts(receipt.transaction_hash, receipt.tree_size, finality=depth)
+        # Positional arguments only: a caching wrapper (ledger.reader_cache) keys on them.
+        facts = chain.anchor_facts(receipt.transaction_hash, receipt.tree_size, depth)
     except (*_chain_errors(), ValueError) as exc:
         if cache is not None:
             cache[key] = exc

@@ -48,7 +48,7 @@ class FakeChain:
         self.error = error
         self.reads: list[tuple[str, int, int | str]] = []
 
-    def anchor_facts(self, tx_hash: str, tree_size: int, *, finality: int | str = 1) -> AnchorFacts:
+    def anchor_facts(self, tx_hash: str, tree_size: int, finality: int | str = 1) -> AnchorFacts:
         self.reads.append((tx_hash, tree_size, finality))
         if self.error:
             raise self.error
