@@ -188,14 +188,16 @@ def chain_client(*, with_contract: bool = True) -> AnchorChain:
 
 
 def deploy_anchor_contract_if_needed() -> tuple[Deployment, bool]:
-    """Reuse the recorded contract when the chain still has its code; else deploy one.
+    """Reuse the recorded contract when the chain still has its code and it is this version of
+    the registry; else deploy one. A registry from before consistency checking (no
+    ``maxGrowth``) is left behind: its checkpoints stay readable, new ones go to the new one.
 
     Returns the deployment and whether it is new.
     """
     chain = chain_client(with_contract=False)
     chain_id = chain.chain_id()
     for deployment in Deployment.objects.filter(chain_id=chain_id):
-        if chain.has_code(deployment.address):
+        if chain.has_code(deployment.address) and _is_current_registry(deployment.address):
             return deployment, False
     deployed = chain.deploy(settings.LEDGER_SENDER_KEY, max_growth=settings.LEDGER_MAX_GROWTH)
     # A chain that lost its state gives the same address again to the same sender and nonce.
@@ -209,6 +211,14 @@ def deploy_anchor_contract_if_needed() -> tuple[Deployment, bool]:
         },
     )
     return deployment, True
+
+
+def _is_current_registry(address: str) -> bool:
+    try:
+        AnchorChain(settings.LEDGER_RPC_URL, address).max_growth()
+    except ChainError:
+        return False
+    return True
 
 
 @cache

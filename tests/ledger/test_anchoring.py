@@ -198,3 +198,23 @@ def test_a_nonce_taken_by_a_foreign_transaction_is_recovered_from(
     assert ledger_services.chain_client().anchored_root(checkpoint.tree_size) == bytes(
         checkpoint.root
     )
+
+
+def test_a_registry_from_before_consistency_checking_is_replaced(chain, anvil):
+    """A chain kept from an older version holds a registry without consistency checking:
+    deploy_anchor deploys the current one instead of reusing it."""
+    from ledger.models import Deployment
+    from tests.anvil import rpc
+
+    old = "0x" + "0b" * 20
+    rpc(anvil.url, "anvil_setCode", old, "0x60006000fd")  # reverts every call, as maxGrowth() did
+    Deployment.objects.all().delete()
+    Deployment.objects.create(
+        chain_id=31337, address=old, transaction_hash="0x" + "00" * 32, block_number=1
+    )
+
+    deployment, new = ledger_services.deploy_anchor_contract_if_needed()
+
+    assert new and deployment.address != old
+    assert ledger_services.contract_address() == deployment.address
+    assert ledger_services.deploy_anchor_contract_if_needed() == (deployment, False)
