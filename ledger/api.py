@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledger import services
+from ledger import pinning, services
 from ledger.chain import ChainError
 from ledger.models import Checkpoint, CheckpointState, Deployment
 
@@ -67,6 +67,28 @@ class LedgerInfoView(APIView):
                 "log_size": services.log_head().size,
             }
         )
+
+
+class TrustRootView(APIView):
+    """The trust root to pin for `python -m ledger.verify --trust-root`: the chain id, the anchor
+    registry, the accounts that anchor, and every signing key with its organisation, custody
+    and validity window. Pin it out of band: compare it with what other members obtained
+    (docs/receipts.md, "Pinning the trust root")."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        try:
+            address = services.contract_address()
+        except ChainError as exc:
+            return Response({"errors": [str(exc)]}, status=503)
+        deployment = Deployment.objects.filter(address=address).first()
+        if deployment is None:
+            return Response({"errors": ["the anchor contract's chain is not recorded"]}, status=503)
+        document = pinning.trust_root_document(contract=address, chain_id=deployment.chain_id)
+        response = Response(document)
+        if request.query_params.get("download"):
+            response["Content-Disposition"] = 'attachment; filename="trust-root.json"'
+        return response
 
 
 class CheckpointListView(generics.ListAPIView):

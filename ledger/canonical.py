@@ -12,6 +12,7 @@ No Django here: the independent verifier imports this module.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from typing import Any
 
@@ -38,6 +39,8 @@ def canonicalize(obj: Any) -> bytes:
     object keys, lone surrogates in strings, or other Python types.
     """
     try:
+        if _plain(obj):
+            return _PLAIN_ENCODER.encode(obj).encode("utf-8")
         return rfc8785.dumps(obj)
     except rfc8785.IntegerDomainError as exc:
         raise CanonicalizationError(
@@ -52,6 +55,31 @@ def canonicalize(obj: Any) -> bytes:
         raise CanonicalizationError(f"not canonicalizable under RFC 8785: {exc}") from exc
     except RecursionError as exc:
         raise CanonicalizationError("not canonicalizable: the value is nested too deeply") from exc
+
+
+# The fast path for the common case (what STIX objects are): when every string and key is
+# ASCII and every number a safe integer, RFC 8785 output is exactly what the C JSON encoder
+# writes with sorted keys and no whitespace. Code-point order equals UTF-16 order for ASCII
+# keys (3.2.3); ECMAScript and Python escape the same characters the same way (3.2.2.2:
+# short forms for \b \f \n \r \t, lower-case \u00xx for other controls, '"' and '\\').
+# Everything else (floats, non-ASCII text) goes through the reference implementation.
+# tests/ledger/test_canonical.py checks both paths agree.
+_PLAIN_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return value.isascii()
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return value is None or kind is bool
 
 
 def sha256(data: bytes) -> bytes:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,9 +36,13 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from ledger.facts import AnchorFacts
+
 ARTIFACT_PATH = Path(__file__).resolve().parent / "contracts" / "AnchorRegistry.json"
 
 MAX_TREE_SIZE = 2**64 - 1  # the contract keys checkpoints by uint64
+DEFAULT_MAX_GROWTH = 1_000_000  # entries one checkpoint may add (the contract's limit)
+CHECKPOINT_EVENT_TOPIC = keccak(text="CheckpointAnchored(uint64,bytes32,uint256)")
 
 # Gas headroom over the node's estimate: the estimate is taken against the
 # pending state, which may change a little before the transaction is mined.
@@ -75,6 +79,16 @@ class SignedAnchorTx:
     transaction_hash: str
     nonce: int
     sender: str
+    max_fee: int = 0
+    priority_fee: int = 0
+
+
+@dataclass(frozen=True)
+class CheckpointEvent:
+    tree_size: int
+    root: bytes
+    block_number: int
+    transaction_hash: str
 
 
 @dataclass(frozen=True)
@@ -141,14 +155,16 @@ class AnchorChain:
 
     # -- transactions ---------------------------------------------------------
 
-    def deploy(self, sender_key: str) -> Deployment:
-        """Deploy the AnchorRegistry artifact from ``sender_key`` (who becomes
-        the owner) and wait for it to be mined."""
+    def deploy(self, sender_key: str, *, max_growth: int = DEFAULT_MAX_GROWTH) -> Deployment:
+        """Deploy the AnchorRegistry artifact from ``sender_key`` (who becomes owner and
+        sender), accepting at most ``max_growth`` new entries per checkpoint, and wait for it
+        to be mined."""
         account = _account(sender_key)
+        _check_tree_size(max_growth)
         artifact = load_artifact()
         factory = self._w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         with self._translate("preparing the deployment"):
-            data = factory.constructor().data_in_transaction
+            data = factory.constructor(max_growth).data_in_transaction
         signed = self._sign(account, {"data": data}, action="deploying the contract")
         tx_hash = self.send_raw(signed.raw)
         mined = self.wait_mined(tx_hash, timeout=max(self.timeout, 30.0))
@@ -162,25 +178,52 @@ class AnchorChain:
             block_number=mined.block_number,
         )
 
-    def sign_anchor(self, sender_key: str, tree_size: int, root: bytes) -> SignedAnchorTx:
-        """Build and sign ``anchor(tree_size, root)`` without sending it.
+    def sign_anchor(
+        self,
+        sender_key: str,
+        tree_size: int,
+        root: bytes,
+        consistency: Sequence[bytes] = (),
+        *,
+        nonce: int | None = None,
+        min_fees: tuple[int, int] | None = None,
+    ) -> SignedAnchorTx:
+        """Build and sign ``anchor(tree_size, root, consistency)`` without sending it.
 
-        The nonce is the sender's pending nonce, gas is estimated by the node and
-        fees follow EIP-1559. If the estimate reverts (size not growing, empty
-        root, sender not the owner) this raises :class:`AnchorRejected`.
+        ``consistency`` is the RFC 9162 consistency proof from the contract's latest
+        checkpoint (empty for the first). The nonce is the sender's pending nonce unless
+        given, gas is estimated by the node and fees follow EIP-1559, raised to at least
+        ``min_fees`` (max fee, priority fee) when given. If the estimate reverts (size not
+        growing or growing too much, an inconsistent proof, an empty root, not the sender)
+        this raises :class:`AnchorRejected`.
         """
         _check_tree_size(tree_size)
         if len(root) != 32:
             raise ValueError(f"root must be 32 bytes, got {len(root)}")
+        if any(len(node) != 32 for node in consistency):
+            raise ValueError("every consistency proof node must be 32 bytes")
         account = _account(sender_key)
         contract = self._contract
         with self._translate("encoding the anchor call"):
-            data = contract.encode_abi("anchor", args=[tree_size, bytes(root)])
+            data = contract.encode_abi(
+                "anchor", args=[tree_size, bytes(root), [bytes(node) for node in consistency]]
+            )
         return self._sign(
             account,
             {"to": contract.address, "data": data},
             action=f"anchoring tree size {tree_size}",
+            nonce=nonce,
+            min_fees=min_fees,
         )
+
+    def sign_call(self, sender_key: str, function: str, *args: Any) -> SignedAnchorTx:
+        """Sign an owner call of the contract (``setSender``, ``transferOwnership``,
+        ``setMaxGrowth``) without sending it; AnchorRejected if it would revert."""
+        account = _account(sender_key)
+        contract = self._contract
+        with self._translate(f"encoding {function}"):
+            data = contract.encode_abi(function, args=list(args))
+        return self._sign(account, {"to": contract.address, "data": data}, action=function)
 
     def send_raw(self, raw: bytes) -> str:
         """Broadcast a signed transaction and return its hash.
@@ -241,11 +284,122 @@ class AnchorChain:
             root = contract.functions.rootAt(tree_size).call()
         return None if root == bytes(32) else bytes(root)
 
+    def latest_checkpoint(self) -> tuple[int, bytes]:
+        """The contract's latest (tree size, root); (0, zero bytes) before the first anchor."""
+        contract = self._contract
+        with self._translate("reading the latest checkpoint"):
+            return (
+                contract.functions.latestSize().call(),
+                bytes(contract.functions.latestRoot().call()),
+            )
+
+    def consistency_holds(
+        self,
+        first: int,
+        second: int,
+        first_root: bytes,
+        second_root: bytes,
+        proof: Sequence[bytes],
+    ) -> bool:
+        """The contract's own verdict on an RFC 9162 consistency proof (a free eth_call)."""
+        contract = self._contract
+        with self._translate("checking a consistency proof on chain"):
+            return contract.functions.verifyConsistency(
+                first, second, bytes(first_root), bytes(second_root), [bytes(n) for n in proof]
+            ).call()
+
+    def max_growth(self) -> int:
+        contract = self._contract
+        with self._translate("reading the growth limit"):
+            return contract.functions.maxGrowth().call()
+
+    def sender(self) -> str:
+        contract = self._contract
+        with self._translate("reading the sender"):
+            return contract.functions.sender().call()
+
     def latest_size(self) -> int:
         """The largest tree size anchored so far (0 before the first anchor)."""
         contract = self._contract
         with self._translate("reading the latest anchored size"):
             return contract.functions.latestSize().call()
+
+    def anchor_facts(self, tx_hash: str, tree_size: int, finality: int | str = 1) -> AnchorFacts:
+        """Everything a verifier needs about one anchoring transaction of this contract, from
+        this node: the transaction's block and sender, the checkpoints its events record (so a
+        receipt cannot cite an earlier anchor's transaction), the contract's root and time for
+        ``tree_size``, and the head block (``"finalized"``: the node's finalized block)."""
+        _check_tree_size(tree_size)
+        contract = self._contract
+        with self._translate(f"reading the anchor facts of {tx_hash}"):
+            chain_id = self._w3.eth.chain_id
+            has_code = len(self._w3.eth.get_code(contract.address)) > 0
+            block = sender = None
+            checkpoints: list[tuple[int, bytes]] = []
+            try:
+                receipt = self._w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                receipt = None
+            if (
+                receipt is not None
+                and receipt.get("blockNumber") is not None
+                and receipt["status"] == 1
+                and _same_address(receipt.get("to"), contract.address)
+            ):
+                block, sender = receipt["blockNumber"], receipt["from"]
+                checkpoints = [
+                    _decode_checkpoint_event(log)
+                    for log in receipt["logs"]
+                    if _same_address(log["address"], contract.address)
+                    and log["topics"]
+                    and bytes(log["topics"][0]) == CHECKPOINT_EVENT_TOPIC
+                ]
+            root = root_at = None
+            if has_code:
+                root = bytes(contract.functions.rootAt(tree_size).call())
+                root_at = contract.functions.anchoredAt(tree_size).call()
+            if finality == "finalized":
+                head = self._w3.eth.get_block("finalized")["number"]
+            else:
+                head = self._w3.eth.block_number
+        return AnchorFacts(
+            chain_id=chain_id,
+            contract=contract.address,
+            has_code=has_code,
+            transaction_hash=tx_hash,
+            block_number=block,
+            sender=sender,
+            checkpoints=tuple(checkpoints),
+            root_at_size=None if not root or root == bytes(32) else root,
+            anchored_at=root_at or None,
+            head_block=head,
+        )
+
+    def checkpoint_events(self, from_block: int, to_block: int) -> list[CheckpointEvent]:
+        """Every CheckpointAnchored event of this contract in blocks ``from_block`` to
+        ``to_block`` (inclusive), in chain order: one ``eth_getLogs`` call."""
+        contract = self._contract
+        with self._translate(f"reading checkpoint events of blocks {from_block}-{to_block}"):
+            logs = self._w3.eth.get_logs(
+                {
+                    "address": contract.address,
+                    "topics": [CHECKPOINT_EVENT_TOPIC],
+                    "fromBlock": from_block,
+                    "toBlock": to_block,
+                }
+            )
+            events = []
+            for log in logs:
+                tree_size, root = _decode_checkpoint_event(log)
+                events.append(
+                    CheckpointEvent(
+                        tree_size=tree_size,
+                        root=root,
+                        block_number=log["blockNumber"],
+                        transaction_hash=log["transactionHash"].to_0x_hex(),
+                    )
+                )
+        return events
 
     def transaction_block(self, tx_hash: str) -> int | None:
         """The block of ``tx_hash`` if it is a mined, successful transaction to
@@ -273,7 +427,13 @@ class AnchorChain:
         return self._w3.eth.contract(address=self.contract_address, abi=load_artifact()["abi"])
 
     def _sign(
-        self, account: LocalAccount, fields: dict[str, Any], *, action: str
+        self,
+        account: LocalAccount,
+        fields: dict[str, Any],
+        *,
+        action: str,
+        nonce: int | None = None,
+        min_fees: tuple[int, int] | None = None,
     ) -> SignedAnchorTx:
         """Fill in nonce, gas and EIP-1559 fees from the node, then sign."""
         with self._translate(action):
@@ -282,12 +442,19 @@ class AnchorChain:
             estimate = eth.estimate_gas(tx)
             priority_fee = eth.max_priority_fee
             base_fee = eth.get_block("latest").get("baseFeePerGas") or 0
+            # Room for the base fee to double before inclusion (the usual rule).
+            max_fee = 2 * base_fee + priority_fee
+            if min_fees is not None:
+                max_fee, priority_fee = max(max_fee, min_fees[0]), max(priority_fee, min_fees[1])
             tx.update(
                 chainId=eth.chain_id,
-                nonce=eth.get_transaction_count(account.address, "pending"),
+                nonce=(
+                    eth.get_transaction_count(account.address, "pending")
+                    if nonce is None
+                    else nonce
+                ),
                 gas=estimate + estimate * _GAS_HEADROOM_PERCENT // 100,
-                # Room for the base fee to double before inclusion (the usual rule).
-                maxFeePerGas=2 * base_fee + priority_fee,
+                maxFeePerGas=max_fee,
                 maxPriorityFeePerGas=priority_fee,
                 type=2,
             )
@@ -298,7 +465,24 @@ class AnchorChain:
             transaction_hash=signed.hash.to_0x_hex(),
             nonce=tx["nonce"],
             sender=account.address,
+            max_fee=tx["maxFeePerGas"],
+            priority_fee=tx["maxPriorityFeePerGas"],
         )
+
+    def mined_nonce(self, address: str) -> int:
+        """How many transactions of ``address`` are mined: its next nonce, pending ones aside."""
+        checksummed = _checksum(address)
+        with self._translate(f"reading the nonce of {checksummed}"):
+            return self._w3.eth.get_transaction_count(checksummed, "latest")
+
+    def transaction_fees(self, tx_hash: str) -> tuple[int, int] | None:
+        """(max fee, priority fee) per gas of a transaction the node knows, else None."""
+        try:
+            with self._translate(f"looking up {tx_hash}"):
+                tx = self._w3.eth.get_transaction(tx_hash)
+        except (ChainError, TransactionNotFound):
+            return None
+        return tx.get("maxFeePerGas") or tx["gasPrice"], tx.get("maxPriorityFeePerGas") or 0
 
     def knows_transaction(self, tx_hash: str) -> bool:
         """Whether the node has ``tx_hash``, pending or mined (False if it cannot say)."""
@@ -346,6 +530,11 @@ def _account(sender_key: str) -> LocalAccount:
         raise ChainError("invalid sender private key") from None
 
 
+def sender_address(sender_key: str) -> str:
+    """The checksummed address of a private key (never echoes the key on error)."""
+    return _account(sender_key).address
+
+
 def _checksum(address: str) -> str:
     try:
         return Web3.to_checksum_address(address)
@@ -355,6 +544,15 @@ def _checksum(address: str) -> str:
 
 def _same_address(a: str | None, b: str) -> bool:
     return a is not None and a.lower() == b.lower()
+
+
+def _decode_checkpoint_event(log: Any) -> tuple[int, bytes]:
+    # CheckpointAnchored(uint64 indexed treeSize, bytes32 root, uint256 timestamp):
+    # the size is the first indexed topic, the data holds root then timestamp (ABI words).
+    data = bytes(log["data"])
+    if len(log["topics"]) != 2 or len(data) != 64:
+        raise ValueError("malformed CheckpointAnchored event")
+    return int.from_bytes(bytes(log["topics"][1]), "big"), data[:32]
 
 
 def _check_tree_size(tree_size: int) -> None:

@@ -221,7 +221,7 @@ def verify_inclusion(
     # Step 1.
     if index >= size:
         raise ProofError(f"leaf index {index} is outside a tree of size {size}")
-    expected = len(_inclusion_ranges(index, size))
+    expected = _inclusion_length(index, size)
     if len(proof) != expected:
         raise ProofError(
             f"inclusion proof has {len(proof)} hashes; leaf {index} of a tree of size "
@@ -330,6 +330,13 @@ def verify_consistency(
 def _split(n: int) -> int:
     """k, the largest power of two smaller than n (n > 1), as in RFC 9162 2.1.1."""
     return 1 << ((n - 1).bit_length() - 1)
+
+
+def _inclusion_length(index: int, size: int) -> int:
+    """len(_inclusion_ranges(index, size)), without building them: the levels where the
+    paths to ``index`` and to the last leaf differ, plus the left siblings above them."""
+    inner = (index ^ (size - 1)).bit_length()
+    return inner + (index >> inner).bit_count()
 
 
 def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:

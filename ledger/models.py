@@ -43,6 +43,9 @@ class Entry(models.Model):
     salt = models.BinaryField(max_length=32)
     leaf = models.BinaryField(max_length=32)
     signature = models.BinaryField(max_length=64)
+    # 1: the signature covers the leaf; 2: the statement binding organisation, key id, leaf and
+    # subject (ledger.signing.statement_bytes). The receipt is written in the same version.
+    receipt_version = models.PositiveSmallIntegerField(default=1)
     state = models.CharField(max_length=10, choices=EntryState.choices, default=EntryState.SEALED)
     leaf_index = models.BigIntegerField(null=True, blank=True, unique=True)
     checkpoint = models.ForeignKey(
@@ -96,6 +99,9 @@ class Checkpoint(models.Model):
     nonce = models.BigIntegerField()
     transaction_hash = models.CharField(max_length=66, unique=True)
     raw_transaction = models.BinaryField()
+    # Earlier transactions of this checkpoint, replaced by a higher fee or a new nonce: any of
+    # them may still be the one that gets mined.
+    replaced_transactions = models.JSONField(default=list, blank=True)
     block_number = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

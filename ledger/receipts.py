@@ -20,7 +20,12 @@ from ledger.canonical import SALT_BYTES
 from ledger.signing import key_id as key_id_for
 
 RECEIPT_TYPE = "cti-portal-receipt"
-RECEIPT_VERSION = 1
+RECEIPT_VERSION = 1  # the version build_receipt writes; build_receipt_v2 writes 2
+RECEIPT_VERSIONS = (1, 2)
+# Version 2: the fields a verifier must understand, listed in the receipt's "critical". A
+# receipt naming a field outside this set is refused (a later security field cannot be ignored),
+# and so is one that leaves any of them out (a field cannot be stripped silently).
+CRITICAL_V2 = ("subject", "salt", "leaf", "signature", "log", "anchor")
 CANONICALIZATION = "RFC8785"
 HASH_ALGORITHM = "SHA-256"
 SIGNATURE_ALGORITHM = "Ed25519"
@@ -28,7 +33,6 @@ SIGNATURE_ALGORITHM = "Ed25519"
 _HASH_BYTES = 32
 _PUBLIC_KEY_BYTES = 32
 _SIGNATURE_BYTES = 64
-_HEX = re.compile(r"[0-9a-fA-F]*")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 _KEY_ID = re.compile(r"ed25519:[0-9a-f]{32}")
@@ -43,7 +47,7 @@ class Receipt:
     """A parsed receipt, byte fields decoded."""
 
     subject: str
-    canonical_hash: bytes
+    canonical_hash: bytes | None  # version 1 only
     salt: bytes
     leaf: bytes
     signature: bytes
@@ -57,6 +61,8 @@ class Receipt:
     contract: str
     transaction_hash: str
     block_number: int
+    version: int = 1
+    organisation: str | None = None  # version 2: the signed organisation identity
 
 
 def build_receipt(
@@ -117,6 +123,60 @@ def build_receipt(
     return doc
 
 
+def build_receipt_v2(
+    *,
+    subject: str,
+    organisation: str,
+    salt: bytes,
+    leaf: bytes,
+    signature: bytes,
+    public_key: bytes,
+    leaf_index: int,
+    tree_size: int,
+    root: bytes,
+    inclusion_proof: Sequence[bytes],
+    chain_id: int,
+    contract: str,
+    transaction_hash: str,
+    block_number: int,
+) -> dict[str, Any]:
+    """The version 2 receipt: no unsalted content hash, a signature over the statement
+    (organisation, key id, leaf, subject: ledger.signing.statement_bytes), and the list of
+    critical fields. Checked with parse_receipt like build_receipt."""
+    doc: dict[str, Any] = {
+        "type": RECEIPT_TYPE,
+        "version": 2,
+        "critical": list(CRITICAL_V2),
+        "subject": subject,
+        "canonicalization": CANONICALIZATION,
+        "hash_algorithm": HASH_ALGORITHM,
+        "salt": bytes(salt).hex(),
+        "leaf": bytes(leaf).hex(),
+        "signature": {
+            "algorithm": SIGNATURE_ALGORITHM,
+            "statement": "cti-portal:statement:v2",
+            "organisation": organisation,
+            "key_id": key_id_for(bytes(public_key)),
+            "public_key": bytes(public_key).hex(),
+            "value": bytes(signature).hex(),
+        },
+        "log": {
+            "leaf_index": leaf_index,
+            "tree_size": tree_size,
+            "root": bytes(root).hex(),
+            "inclusion_proof": [bytes(node).hex() for node in inclusion_proof],
+        },
+        "anchor": {
+            "chain_id": chain_id,
+            "contract": contract,
+            "transaction_hash": transaction_hash,
+            "block_number": block_number,
+        },
+    }
+    parse_receipt(doc)
+    return doc
+
+
 def parse_receipt(doc: Any) -> Receipt:
     """Decode a receipt document (already parsed from JSON).
 
@@ -130,15 +190,28 @@ def parse_receipt(doc: Any) -> Receipt:
     if receipt_type != RECEIPT_TYPE:
         raise ReceiptFormatError(f"type is {receipt_type!r}, expected {RECEIPT_TYPE!r}")
     version = _field(top, "version", int, "receipt")
-    if version != RECEIPT_VERSION:
+    if version not in RECEIPT_VERSIONS:
         raise ReceiptFormatError(
-            f"unsupported receipt version {version}; this verifier reads version {RECEIPT_VERSION}"
+            f"unsupported receipt version {version}; this verifier reads versions 1 and 2"
         )
+    organisation = None
+    if version == 2:
+        _check_critical(top)
+        if "canonical_hash" in top:
+            raise ReceiptFormatError(
+                "a version 2 receipt must not carry canonical_hash (an unsalted hash lets "
+                "anyone holding the receipt confirm a guess of the content)"
+            )
     _expect(top, "canonicalization", CANONICALIZATION, "receipt")
     _expect(top, "hash_algorithm", HASH_ALGORITHM, "receipt")
 
     signature = _field(top, "signature", Mapping, "receipt")
     _expect(signature, "algorithm", SIGNATURE_ALGORITHM, "signature")
+    if version == 2:
+        _expect(signature, "statement", "cti-portal:statement:v2", "signature")
+        organisation = _field(signature, "organisation", str, "signature")
+        if not organisation or not organisation.isprintable():
+            raise ReceiptFormatError("signature.organisation must be a printable identity")
     key_id = _field(signature, "key_id", str, "signature")
     if not _KEY_ID.fullmatch(key_id):
         raise ReceiptFormatError(
@@ -173,9 +246,17 @@ def parse_receipt(doc: Any) -> Receipt:
             f"anchor.transaction_hash {transaction_hash!r} is not a 0x-prefixed 32-byte hex hash"
         )
 
+    subject = _field(top, "subject", str, "receipt")
+    if not subject.isprintable():
+        raise ReceiptFormatError(
+            "subject holds a non-printable character (a control code or terminal escape)"
+        )
+
     return Receipt(
-        subject=_field(top, "subject", str, "receipt"),
-        canonical_hash=_hex_field(top, "canonical_hash", "receipt", _HASH_BYTES),
+        subject=subject,
+        canonical_hash=(
+            _hex_field(top, "canonical_hash", "receipt", _HASH_BYTES) if version == 1 else None
+        ),
         salt=_hex_field(top, "salt", "receipt", SALT_BYTES),
         leaf=_hex_field(top, "leaf", "receipt", _HASH_BYTES),
         signature=_hex_field(signature, "value", "signature", _SIGNATURE_BYTES),
@@ -189,7 +270,27 @@ def parse_receipt(doc: Any) -> Receipt:
         contract=contract,
         transaction_hash=transaction_hash,
         block_number=_count(anchor, "block_number", "anchor"),
+        version=version,
+        organisation=organisation,
     )
+
+
+def _check_critical(top: Mapping[str, Any]) -> None:
+    critical = _field(top, "critical", list, "receipt")
+    if not all(isinstance(name, str) for name in critical):
+        raise ReceiptFormatError("critical must be a list of field names")
+    unknown = [name for name in critical if name not in CRITICAL_V2]
+    if unknown:
+        raise ReceiptFormatError(
+            f"critical names {', '.join(map(repr, unknown))}, which this verifier does not "
+            f"understand: refusing rather than ignoring it"
+        )
+    stripped = [name for name in CRITICAL_V2 if name not in critical]
+    if stripped:
+        raise ReceiptFormatError(
+            f"critical leaves out {', '.join(map(repr, stripped))}: a version 2 receipt lists "
+            f"every field a verifier must understand"
+        )
 
 
 def _name(key: str, where: str) -> str:
@@ -238,9 +339,15 @@ def _hex_field(container: Mapping[str, Any], key: str, where: str, length: int) 
 def _decode_hex(value: Any, name: str, length: int) -> bytes:
     if not isinstance(value, str):
         raise ReceiptFormatError(f"{name} must be a hex string, got {_json_type(value)}")
-    if len(value) % 2 or not _HEX.fullmatch(value):
+    decoded = b"" if value == "" else None
+    # isalnum() first: bytes.fromhex alone would also accept spaces between the digits.
+    if value.isascii() and value.isalnum() and len(value) % 2 == 0:
+        try:
+            decoded = bytes.fromhex(value)
+        except ValueError:
+            decoded = None
+    if decoded is None:
         raise ReceiptFormatError(f"{name} is not valid hex")
-    decoded = bytes.fromhex(value)
     if len(decoded) != length:
         raise ReceiptFormatError(f"{name} must be {length} bytes, got {len(decoded)}")
     return decoded

@@ -25,9 +25,14 @@ def receipts_for(entries: list[Entry]) -> dict[int, dict]:
     for entry in entries:
         checkpoint = checkpoints[entry.checkpoint_id]
         key = entry.signing_key
-        result[entry.id] = receipts.build_receipt(
+        if entry.receipt_version == 2:
+            build, version_fields = receipts.build_receipt_v2, {"organisation": key.owner}
+        else:
+            build = receipts.build_receipt
+            version_fields = {"canonical_hash": bytes(entry.canonical_hash)}
+        result[entry.id] = build(
             subject=entry.subject,
-            canonical_hash=bytes(entry.canonical_hash),
+            **version_fields,
             salt=bytes(entry.salt),
             leaf=bytes(entry.leaf),
             signature=bytes(entry.signature),

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from ledger import canonical, merkle, signing
 from ledger.bulk import bulk_set
-from ledger.chain import AnchorChain, ChainError, MinedTx
+from ledger.chain import AnchorChain, AnchorRejected, ChainError, MinedTx
 from ledger.models import (
     Checkpoint,
     CheckpointState,
@@ -34,6 +34,7 @@ from ledger.models import (
     MerkleNode,
     SigningKey,
 )
+from ledger.pinning import PortalChain
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,16 @@ def seal_many(requests: Sequence[SealRequest]) -> list[Entry]:
                 canonical_hash=canonical.sha256(canonical_bytes),
                 salt=salt,
                 leaf=leaf,
-                signature=signing.sign(private_keys[key.pk], leaf),
+                # Receipt version 2: the signature binds the organisation, the key and the
+                # subject.
+                signature=signing.sign_statement(
+                    private_keys[key.pk],
+                    organisation=key.owner,
+                    key_id=key.key_id,
+                    leaf=leaf,
+                    subject=request.subject[:200],
+                ),
+                receipt_version=2,
             )
         )
     return Entry.objects.bulk_create(entries, batch_size=1000)
@@ -196,28 +206,26 @@ def contract_address() -> str:
 
 
 def chain_client(*, with_contract: bool = True) -> AnchorChain:
-    address = contract_address() if with_contract else None
-    return _chain_client(settings.LEDGER_RPC_URL, address)
-
-
-@cache
-def _chain_client(rpc_url: str, address: str | None) -> AnchorChain:
-    # One client (a web3 instance and its HTTP session) per node and contract per process:
-    # building one costs more than the calls a lone publication makes.
-    return AnchorChain(rpc_url, address, timeout=10.0)
+    """The portal's chain client; bound to the contract, it also carries the portal's own trust
+    root (ledger.pinning), so verification through it is pinned."""
+    if not with_contract:
+        return AnchorChain(settings.LEDGER_RPC_URL, None, timeout=10.0)
+    return PortalChain(settings.LEDGER_RPC_URL, contract_address(), timeout=10.0)
 
 
 def deploy_anchor_contract_if_needed() -> tuple[Deployment, bool]:
-    """Reuse the recorded contract when the chain still has its code; else deploy one.
+    """Reuse the recorded contract when the chain still has its code and it is this version of
+    the registry; else deploy one. A registry from before consistency checking (no
+    ``maxGrowth``) is left behind: its checkpoints stay readable, new ones go to the new one.
 
     Returns the deployment and whether it is new.
     """
     chain = chain_client(with_contract=False)
     chain_id = chain.chain_id()
     for deployment in Deployment.objects.filter(chain_id=chain_id):
-        if chain.has_code(deployment.address):
+        if chain.has_code(deployment.address) and _is_current_registry(deployment.address):
             return deployment, False
-    deployed = chain.deploy(settings.LEDGER_SENDER_KEY)
+    deployed = chain.deploy(settings.LEDGER_SENDER_KEY, max_growth=settings.LEDGER_MAX_GROWTH)
     # A chain that lost its state gives the same address again to the same sender and nonce.
     deployment, _ = Deployment.objects.update_or_create(
         chain_id=chain_id,
@@ -229,6 +237,14 @@ def deploy_anchor_contract_if_needed() -> tuple[Deployment, bool]:
         },
     )
     return deployment, True
+
+
+def _is_current_registry(address: str) -> bool:
+    try:
+        AnchorChain(settings.LEDGER_RPC_URL, address).max_growth()
+    except ChainError:
+        return False
+    return True
 
 
 @cache
@@ -322,11 +338,12 @@ def _submit_checkpoint(chain: AnchorChain) -> Checkpoint | None:
     )
     if head.size == 0 or (last is not None and last.tree_size >= head.size):
         return None
-    signed = chain.sign_anchor(settings.LEDGER_SENDER_KEY, head.size, bytes(head.root))
+    tree_size, root, proof = _next_checkpoint(chain, head)
+    signed = chain.sign_anchor(settings.LEDGER_SENDER_KEY, tree_size, root, proof)
     # Stored before it is sent: after a crash the hash finds it and the raw bytes resend it.
     checkpoint = Checkpoint.objects.create(
-        tree_size=head.size,
-        root=bytes(head.root),
+        tree_size=tree_size,
+        root=root,
         state=CheckpointState.SUBMITTED,
         chain_id=chain.chain_id(),
         contract=contract_address(),
@@ -337,6 +354,26 @@ def _submit_checkpoint(chain: AnchorChain) -> Checkpoint | None:
     )
     chain.send_raw(signed.raw)
     return checkpoint
+
+
+def _next_checkpoint(chain: AnchorChain, head: LogHead) -> tuple[int, bytes, list[bytes]]:
+    """The checkpoint to anchor next, with its RFC 9162 consistency proof from the contract's
+    latest checkpoint (the contract verifies it): the head, or as far towards it as the
+    contract's growth limit allows (the next round goes on from there)."""
+    anchored_size, anchored_root = chain.latest_checkpoint()
+    store = DatabaseNodeStore()
+    if anchored_size > head.size or (
+        anchored_size and merkle.root(anchored_size, store) != anchored_root
+    ):
+        raise ChainError(
+            f"the log (size {head.size}) does not extend the contract's latest checkpoint (size "
+            f"{anchored_size}, root {anchored_root.hex()}): the database is not the log that was "
+            f"anchored (restored from an older backup?); anchoring stops rather than fork"
+        )
+    tree_size = min(head.size, anchored_size + chain.max_growth())
+    root = bytes(head.root) if tree_size == head.size else merkle.root(tree_size, store)
+    proof = merkle.consistency_proof(anchored_size, tree_size, store) if anchored_size else []
+    return tree_size, root, proof
 
 
 def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
@@ -363,20 +400,115 @@ def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
 
 
 def _wait_mined(chain: AnchorChain, checkpoint: Checkpoint, deadline: float) -> MinedTx:
-    """Poll until the checkpoint's transaction is mined. Whenever the node no longer knows it
-    (a crash before it was broadcast, a pool that dropped it, or a reorganisation that took its
-    block away: DESIGN.md, finality), the same signed transaction is sent again, so the same
-    checkpoint is anchored anew."""
+    """Poll until one of the checkpoint's transactions is mined. Whenever the node no longer
+    knows it (a crash before it was broadcast, a pool that dropped it, or a reorganisation that
+    took its block away: DESIGN.md, finality), the same signed transaction is sent again, so the
+    same checkpoint is anchored anew. A transaction left pending for LEDGER_FEE_BUMP_SECONDS is
+    replaced at the same nonce with fees 1/8 higher, up to LEDGER_MAX_FEE_PER_GAS; a nonce taken
+    by a transaction that is not ours is detected, and the checkpoint is signed again at the
+    next nonce."""
+    bump_at = time.monotonic() + settings.LEDGER_FEE_BUMP_SECONDS
     while True:
-        mined = chain.mined(checkpoint.transaction_hash)
+        mined = _mined_candidate(chain, checkpoint)
         if mined is not None:
             return mined
         if time.monotonic() > deadline:
             raise ChainError(f"the anchor of checkpoint {checkpoint.tree_size} was not mined")
-        if not chain.knows_transaction(checkpoint.transaction_hash):
+        if chain.mined_nonce(checkpoint.sender) > checkpoint.nonce:
+            # Mined meanwhile, or a foreign transaction took the nonce: look once more first.
+            mined = _mined_candidate(chain, checkpoint)
+            if mined is not None:
+                return mined
+            logger.warning(
+                "nonce %s of %s was taken by another transaction; signing checkpoint %s again",
+                checkpoint.nonce,
+                checkpoint.sender,
+                checkpoint.tree_size,
+            )
+            _replacing(_replace_transaction, chain, checkpoint, nonce=None)
+        elif not chain.knows_transaction(checkpoint.transaction_hash):
             logger.warning("sending the anchor of checkpoint %s (again)", checkpoint.tree_size)
             chain.send_raw(bytes(checkpoint.raw_transaction))
+        elif time.monotonic() >= bump_at:
+            _replacing(_bump_fee, chain, checkpoint)
+            bump_at = time.monotonic() + settings.LEDGER_FEE_BUMP_SECONDS
         time.sleep(0.05)
+
+
+def _replacing(replace: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run a replacement; a revert means one of the checkpoint's transactions was mined between
+    the look and the new signature (the next look finds it), so it is only logged."""
+    try:
+        replace(*args, **kwargs)
+    except AnchorRejected as exc:
+        logger.info("not replacing the anchor transaction: %s", exc)
+
+
+def _mined_candidate(chain: AnchorChain, checkpoint: Checkpoint) -> MinedTx | None:
+    """The mined one among the checkpoint's transactions, adopted as its transaction."""
+    for tx_hash in [checkpoint.transaction_hash, *checkpoint.replaced_transactions]:
+        mined = chain.mined(tx_hash)
+        if mined is None:
+            continue
+        if tx_hash != checkpoint.transaction_hash:
+            Checkpoint.objects.filter(pk=checkpoint.pk).update(transaction_hash=tx_hash)
+            checkpoint.transaction_hash = tx_hash
+        return mined
+    return None
+
+
+def _bump_fee(chain: AnchorChain, checkpoint: Checkpoint) -> None:
+    fees = chain.transaction_fees(checkpoint.transaction_hash)
+    if fees is None:
+        return
+    ceiling = settings.LEDGER_MAX_FEE_PER_GAS
+    # Nodes replace a pending transaction only for at least 10% more (geth's default).
+    max_fee, priority_fee = (fee + fee // 8 + 1 for fee in fees)
+    if max_fee > ceiling:
+        logger.warning(
+            "the anchor of checkpoint %s is stuck at the fee ceiling LEDGER_MAX_FEE_PER_GAS",
+            checkpoint.tree_size,
+        )
+        return
+    _replace_transaction(
+        chain, checkpoint, nonce=checkpoint.nonce, min_fees=(max_fee, min(priority_fee, max_fee))
+    )
+
+
+def _replace_transaction(
+    chain: AnchorChain,
+    checkpoint: Checkpoint,
+    *,
+    nonce: int | None,
+    min_fees: tuple[int, int] | None = None,
+) -> None:
+    """Sign the checkpoint's anchor again (same nonce and higher fees, or the next nonce),
+    store it as the checkpoint's transaction, keep the old hash, then broadcast."""
+    anchored_size, _ = chain.latest_checkpoint()
+    store = DatabaseNodeStore()
+    proof = (
+        merkle.consistency_proof(anchored_size, checkpoint.tree_size, store)
+        if anchored_size
+        else []
+    )
+    signed = chain.sign_anchor(
+        settings.LEDGER_SENDER_KEY,
+        checkpoint.tree_size,
+        bytes(checkpoint.root),
+        proof,
+        nonce=nonce,
+        min_fees=min_fees,
+    )
+    replaced = [*checkpoint.replaced_transactions, checkpoint.transaction_hash]
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(
+        transaction_hash=signed.transaction_hash,
+        raw_transaction=signed.raw,
+        nonce=signed.nonce,
+        replaced_transactions=replaced,
+    )
+    checkpoint.transaction_hash, checkpoint.raw_transaction = signed.transaction_hash, signed.raw
+    checkpoint.nonce, checkpoint.replaced_transactions = signed.nonce, replaced
+    chain.send_raw(signed.raw)
 
 
 def _confirm(checkpoint: Checkpoint, *, block_number: int) -> bool:

@@ -28,6 +28,9 @@ KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 LEAF_BYTES = 32
 SIGNATURE_TAG = b"cti-portal:signature:v1\x00"
+# Receipt version 2: the signature covers a statement binding the organisation, the key id,
+# the leaf and the subject, not the bare leaf.
+STATEMENT_TAG = b"cti-portal:statement:v2\x00"
 KEY_ID_PREFIX = "ed25519:"
 
 _ENCRYPTION_INFO = b"cti-portal:signing-key-encryption:v1"
@@ -83,6 +86,42 @@ def verify_signature(public_key: bytes, leaf: bytes, signature: bytes) -> bool:
         return False
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, SIGNATURE_TAG + leaf)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def statement_bytes(*, organisation: str, key_id: str, leaf: bytes, subject: str) -> bytes:
+    """STATEMENT_TAG || the RFC 8785 form of {organisation, key_id, leaf (hex), subject}: what a
+    version 2 signature covers, so a signature names who signed, with which key, what."""
+    import rfc8785  # the canonical form of a small dict of strings; no Django here either
+
+    statement = {
+        "organisation": organisation,
+        "key_id": key_id,
+        "leaf": bytes(leaf).hex(),
+        "subject": subject,
+    }
+    return STATEMENT_TAG + rfc8785.dumps(statement)
+
+
+def sign_statement(
+    private_key: bytes, *, organisation: str, key_id: str, leaf: bytes, subject: str
+) -> bytes:
+    """The 64-byte Ed25519 signature over statement_bytes(...)."""
+    if len(leaf) != LEAF_BYTES:
+        raise ValueError(f"a leaf is {LEAF_BYTES} bytes, got {len(leaf)}")
+    message = statement_bytes(organisation=organisation, key_id=key_id, leaf=leaf, subject=subject)
+    return _load_private(private_key).sign(message)
+
+
+def verify_statement(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is a valid Ed25519 signature by ``public_key`` over ``message``
+    (statement_bytes). Never raises."""
+    if len(public_key) != KEY_BYTES or len(signature) != SIGNATURE_BYTES:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes(public_key)).verify(bytes(signature), message)
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -50,7 +50,13 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 # --- Environment -------------------------------------------------------------------------
+PORTAL_ENVIRONMENTS = ("development", "production")
 PORTAL_ENV = env_str("PORTAL_ENV", "development")
+if PORTAL_ENV not in PORTAL_ENVIRONMENTS:
+    # A typo ("prod", "Production") must not quietly give development defaults.
+    raise ImproperlyConfigured(
+        f"PORTAL_ENV is {PORTAL_ENV!r}; it must be one of {', '.join(PORTAL_ENVIRONMENTS)}"
+    )
 PRODUCTION = PORTAL_ENV == "production"
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 
@@ -325,9 +331,19 @@ if PRODUCTION and (not LEDGER_SENDER_KEY or LEDGER_SENDER_KEY == _ANVIL_DEV_KEY)
     raise ImproperlyConfigured("LEDGER_SENDER_KEY must be set to a key of your own in production")
 # Blocks on top of the anchoring block before a checkpoint counts (1 = mined; QBFT is final).
 LEDGER_CONFIRMATIONS = env_int("LEDGER_CONFIRMATIONS", 1)
+# The most entries one checkpoint may add, fixed in the contract when it is deployed.
+LEDGER_MAX_GROWTH = env_int("LEDGER_MAX_GROWTH", 1_000_000)
 LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)
+# A pending anchor transaction is replaced with fees 1/8 higher after this many seconds, but
+# never above the ceiling (wei per gas; 500 gwei by default).
+LEDGER_FEE_BUMP_SECONDS = env_int("LEDGER_FEE_BUMP_SECONDS", 15)
+LEDGER_MAX_FEE_PER_GAS = env_int("LEDGER_MAX_FEE_PER_GAS", 500 * 10**9)
 # Secrets at rest (signing keys, webhook secrets) are encrypted with a key derived from this.
-ENCRYPTION_SECRET = env_str("ENCRYPTION_SECRET", SECRET_KEY)
+ENCRYPTION_SECRET = env_str("ENCRYPTION_SECRET", "" if PRODUCTION else SECRET_KEY)
+if PRODUCTION and (not ENCRYPTION_SECRET or ENCRYPTION_SECRET == SECRET_KEY):
+    raise ImproperlyConfigured(
+        "ENCRYPTION_SECRET must be set, and differ from SECRET_KEY, when PORTAL_ENV=production"
+    )
 
 # --- Community ---
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)

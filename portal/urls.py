@@ -27,6 +27,7 @@ api_patterns = [
     path("webhooks/", sharing_api.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/", sharing_api.WebhookDetailView.as_view(), name="api-webhook"),
     path("ledger/", ledger_api.LedgerInfoView.as_view(), name="api-ledger"),
+    path("ledger/trust-root/", ledger_api.TrustRootView.as_view(), name="api-trust-root"),
     path("ledger/checkpoints/", ledger_api.CheckpointListView.as_view(), name="api-checkpoints"),
     path(
         "organisations/", portal_api.OrganisationDirectoryView.as_view(), name="api-organisations"

@@ -31,10 +31,14 @@ def wait_for(condition, *, timeout: float = 60.0, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def run_verifier(tmp_path, obj, receipt, rpc_url) -> subprocess.CompletedProcess:
+def run_verifier(tmp_path, obj, receipt, rpc_url, trust_root=None) -> subprocess.CompletedProcess:
     object_file, receipt_file = tmp_path / "object.json", tmp_path / "receipt.json"
     object_file.write_text(json.dumps(obj))
     receipt_file.write_text(json.dumps(receipt))
+    pinning = []
+    if trust_root is not None:
+        (tmp_path / "trust-root.json").write_text(json.dumps(trust_root))
+        pinning = ["--trust-root", str(tmp_path / "trust-root.json")]
     return subprocess.run(
         [
             sys.executable,
@@ -44,6 +48,7 @@ def run_verifier(tmp_path, obj, receipt, rpc_url) -> subprocess.CompletedProcess
             str(receipt_file),
             "--rpc-url",
             rpc_url,
+            *pinning,
         ],
         capture_output=True,
         text=True,
@@ -111,23 +116,38 @@ def test_a_publication_travels_from_publish_to_a_verified_delivery(
             "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
         ]
 
-    # The verifier, run as a separate program, accepts the delivered object and its receipt.
+    # The verifier, run as a separate program with the trust root the portal offers, accepts
+    # the delivered object and its receipt; without a trust root it says UNPINNED and exits 3.
+    trust = requests.get(
+        f"{api}/ledger/trust-root/?download=1", headers=token_for(alpine_admin), timeout=10
+    )
+    assert trust.headers["Content-Disposition"] == 'attachment; filename="trust-root.json"'
+    trust_root = trust.json()
     obj, receipt = items[0]["object"], items[0]["receipt"]
-    verified = run_verifier(tmp_path, obj, receipt, anvil.url)
+    unpinned = run_verifier(tmp_path, obj, receipt, anvil.url)
+    assert unpinned.returncode == 3
+    assert unpinned.stdout.splitlines()[-1] == "UNPINNED"
+    verified = run_verifier(tmp_path, obj, receipt, anvil.url, trust_root)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "NOT VERIFIED" not in verified.stdout and "VERIFIED" in verified.stdout
+    assert "(portal-held key of identity--" in verified.stdout
 
-    # One byte of the object changed: the canonical hash check fails and says so.
+    # The receipt is version 2: the signature binds the organisation, and there is no unsalted
+    # content hash.
+    assert receipt["version"] == 2 and "canonical_hash" not in receipt
+    assert receipt["signature"]["organisation"] == publisher.organisation.stix_identity_id
+
+    # One byte of the object changed: the salted leaf no longer matches, and it says so.
     tampered = json.loads(json.dumps(obj).replace("203.0.113.7", "203.0.113.8"))
-    result = run_verifier(tmp_path, tampered, receipt, anvil.url)
+    result = run_verifier(tmp_path, tampered, receipt, anvil.url, trust_root)
     assert result.returncode == 1
-    assert "FAIL canonical_hash" in result.stdout
+    assert "FAIL leaf: leaf mismatch" in result.stdout
 
     # The inclusion proof altered: the inclusion check fails.
     altered = json.loads(json.dumps(receipt))
     first = altered["log"]["inclusion_proof"][0]
     altered["log"]["inclusion_proof"][0] = ("0" if first[0] != "0" else "1") + first[1:]
-    result = run_verifier(tmp_path, obj, altered, anvil.url)
+    result = run_verifier(tmp_path, obj, altered, anvil.url, trust_root)
     assert result.returncode == 1
     assert "FAIL inclusion" in result.stdout
 
@@ -136,9 +156,9 @@ def test_a_publication_travels_from_publish_to_a_verified_delivery(
     code = rpc(anvil.url, "eth_getCode", receipt["anchor"]["contract"], "latest")
     with start_anvil() as other:
         rpc(other.url, "anvil_setCode", receipt["anchor"]["contract"], code)
-        result = run_verifier(tmp_path, obj, receipt, other.url)
+        result = run_verifier(tmp_path, obj, receipt, other.url, trust_root)
     assert result.returncode == 1
-    assert "FAIL anchor" in result.stdout and "not anchored" in result.stdout
+    assert "FAIL anchor" in result.stdout and "is not a successful call" in result.stdout
 
     # The recipient's inbox shows the delivery, verified against the chain by the worker.
     inbox = requests.get(f"{api}/inbox/", headers=token_for(alpine_admin), timeout=10).json()

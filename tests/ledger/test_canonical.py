@@ -3,7 +3,11 @@ import json
 import struct
 
 import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 
+from ledger import canonical
 from ledger.canonical import (
     LEAF_TAG,
     CanonicalizationError,
@@ -180,3 +184,32 @@ def test_salts_are_fresh_32_byte_values() -> None:
 
 def test_sha256_is_sha256() -> None:
     assert sha256(b"").hex() == ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
+
+# --- The fast path agrees with the reference implementation ----------------------------
+
+_ascii_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.text(st.characters(max_codepoint=127)),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_ascii_json)
+def test_the_plain_fast_path_writes_what_rfc8785_writes(value) -> None:
+    assert canonical._plain(value)
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+@given(st.integers(0, 5000), st.integers(1, 5000))
+def test_the_inclusion_length_is_the_length_of_the_path(index: int, size: int) -> None:
+    from ledger import merkle
+
+    if index < size:
+        assert merkle._inclusion_length(index, size) == len(merkle._inclusion_ranges(index, size))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import pytest
 
+from ledger import merkle
 from ledger.chain import (
     AnchorChain,
     AnchorRejected,
@@ -14,27 +14,41 @@ from ledger.chain import (
     Deployment,
     MinedTx,
 )
+from ledger.merkle import InMemoryStore
 from tests.anvil import (
     ANVIL_CHAIN_ID,
     ANVIL_DEV_ADDRESS,
     ANVIL_DEV_KEY,
+    ANVIL_SECOND_ADDRESS,
     ANVIL_SECOND_KEY,
     free_port,
     rpc,
-    start_anvil,
 )
 
-ROOT_1 = bytes.fromhex("11" * 32)
-ROOT_3 = bytes.fromhex("33" * 32)
+
+class Log:
+    """An in-memory log of ``size`` leaves whose roots and consistency proofs tests anchor."""
+
+    def __init__(self, size: int, *, skip: int | None = None) -> None:
+        leaves = [bytes([index]) * 32 for index in range(size + 1) if index != skip][:size]
+        self.store = InMemoryStore()
+        self.store.put_nodes(merkle.append_nodes(0, leaves, self.store))
+
+    def root(self, size: int) -> bytes:
+        return merkle.root(size, self.store)
+
+    def proof(self, old_size: int, new_size: int) -> list[bytes]:
+        return merkle.consistency_proof(old_size, new_size, self.store)
 
 
-@pytest.fixture(scope="module")
-def anvil_url() -> Iterator[str]:
-    anvil = start_anvil()
-    try:
-        yield anvil.url
-    finally:
-        anvil.stop()
+LOG = Log(64)
+ROOT_1 = LOG.root(1)
+ROOT_3 = LOG.root(3)
+
+
+@pytest.fixture
+def anvil_url(anvil) -> str:
+    return anvil.url
 
 
 @pytest.fixture
@@ -47,8 +61,18 @@ def chain(anvil_url: str, deployment: Deployment) -> AnchorChain:
     return AnchorChain(anvil_url, deployment.address)
 
 
-def anchor(chain: AnchorChain, tree_size: int, root: bytes, key: str = ANVIL_DEV_KEY) -> MinedTx:
-    signed = chain.sign_anchor(key, tree_size, root)
+def anchor(
+    chain: AnchorChain,
+    tree_size: int,
+    root: bytes | None = None,
+    key: str = ANVIL_DEV_KEY,
+    *,
+    log: Log = LOG,
+) -> MinedTx:
+    """Anchor ``log`` at ``tree_size`` with the consistency proof from the latest checkpoint."""
+    latest = chain.latest_size()
+    root = log.root(tree_size) if root is None else root
+    signed = chain.sign_anchor(key, tree_size, root, log.proof(latest, tree_size))
     return chain.wait_mined(chain.send_raw(signed.raw))
 
 
@@ -98,8 +122,8 @@ def test_it_rejects_an_empty_root(chain: AnchorChain) -> None:
         chain.sign_anchor(ANVIL_DEV_KEY, 1, bytes(32))
 
 
-def test_it_rejects_anyone_but_the_owner(chain: AnchorChain) -> None:
-    with pytest.raises(AnchorRejected, match="not owner"):
+def test_it_rejects_anyone_but_the_sender(chain: AnchorChain) -> None:
+    with pytest.raises(AnchorRejected, match="not sender"):
         chain.sign_anchor(ANVIL_SECOND_KEY, 1, ROOT_1)
     assert chain.latest_size() == 0
 
@@ -222,3 +246,90 @@ def test_a_silent_node_times_out() -> None:
 
         with pytest.raises(ChainError, match="did not answer within 0.3s"):
             AnchorChain(url, timeout=0.3).chain_id()
+
+
+# --- A log that cannot fork ------------------------------------------------------------
+
+
+def test_it_refuses_a_checkpoint_that_does_not_extend_the_latest(chain: AnchorChain) -> None:
+    anchor(chain, 5)
+    # A size-7 tree that drops leaf 4 of the anchored size-5 tree, with its own valid-looking
+    # proof: the contract checks the proof against the root it holds for size 5.
+    fork = Log(64, skip=4)
+    with pytest.raises(AnchorRejected, match="not consistent with the latest checkpoint"):
+        chain.sign_anchor(ANVIL_DEV_KEY, 7, fork.root(7), fork.proof(5, 7))
+    with pytest.raises(AnchorRejected, match="not consistent"):
+        chain.sign_anchor(ANVIL_DEV_KEY, 7, fork.root(7), LOG.proof(5, 7))
+    with pytest.raises(AnchorRejected, match="not consistent"):
+        chain.sign_anchor(ANVIL_DEV_KEY, 7, LOG.root(7), [])
+    assert chain.latest_checkpoint() == (5, LOG.root(5))
+
+    anchor(chain, 7)
+    assert chain.latest_checkpoint() == (7, LOG.root(7))
+
+
+def test_the_first_checkpoint_takes_no_proof(chain: AnchorChain) -> None:
+    with pytest.raises(AnchorRejected, match="first checkpoint takes no proof"):
+        chain.sign_anchor(ANVIL_DEV_KEY, 3, ROOT_3, [ROOT_1])
+
+
+def test_it_verifies_consistency_like_the_rfc(chain: AnchorChain) -> None:
+    for new_size in range(2, 18):
+        for old_size in range(1, new_size):
+            proof = LOG.proof(old_size, new_size)
+            old_root, new_root = LOG.root(old_size), LOG.root(new_size)
+            assert chain.consistency_holds(old_size, new_size, old_root, new_root, proof)
+            assert not chain.consistency_holds(old_size, new_size, new_root, old_root, proof)
+            if proof:
+                assert not chain.consistency_holds(
+                    old_size, new_size, old_root, new_root, proof[:-1]
+                )
+
+
+def test_it_refuses_implausible_growth(anvil_url: str) -> None:
+    deployment = AnchorChain(anvil_url).deploy(ANVIL_DEV_KEY, max_growth=4)
+    chain = AnchorChain(anvil_url, deployment.address)
+    assert chain.max_growth() == 4
+    with pytest.raises(AnchorRejected, match="growth above limit"):
+        chain.sign_anchor(ANVIL_DEV_KEY, 2**64 - 1, ROOT_1)
+    anchor(chain, 4)
+    with pytest.raises(AnchorRejected, match="growth above limit"):
+        chain.sign_anchor(ANVIL_DEV_KEY, 9, LOG.root(9), LOG.proof(4, 9))
+    anchor(chain, 8)
+    assert chain.latest_size() == 8
+
+
+def test_the_owner_hands_anchoring_over_to_a_new_sender(chain: AnchorChain) -> None:
+    anchor(chain, 1)
+    with pytest.raises(AnchorRejected, match="not owner"):
+        chain.sign_call(ANVIL_SECOND_KEY, "setSender", ANVIL_SECOND_ADDRESS)
+    handover = chain.sign_call(ANVIL_DEV_KEY, "setSender", ANVIL_SECOND_ADDRESS)
+    assert chain.wait_mined(chain.send_raw(handover.raw)).succeeded
+    assert chain.sender() == ANVIL_SECOND_ADDRESS
+
+    with pytest.raises(AnchorRejected, match="not sender"):
+        chain.sign_anchor(ANVIL_DEV_KEY, 3, ROOT_3, LOG.proof(1, 3))
+    assert anchor(chain, 3, key=ANVIL_SECOND_KEY).succeeded
+
+
+def test_it_reads_the_facts_of_an_anchor(anvil_url: str, chain: AnchorChain) -> None:
+    first = anchor(chain, 3)
+    second = anchor(chain, 5)
+    rpc(anvil_url, "anvil_mine", "0x2")
+
+    facts = chain.anchor_facts(second.transaction_hash, 5)
+    assert facts.checkpoints == ((5, LOG.root(5)),)
+    assert (facts.block_number, facts.sender) == (second.block_number, ANVIL_DEV_ADDRESS)
+    assert facts.root_at_size == LOG.root(5)
+    assert facts.anchored_at > 0
+    assert facts.confirmations() == 3
+    # The earlier transaction recorded another checkpoint: a receipt citing it is backdated.
+    assert chain.anchor_facts(first.transaction_hash, 5).checkpoints == ((3, LOG.root(3)),)
+    assert chain.anchor_facts("0x" + "ab" * 32, 5).block_number is None
+
+    events = chain.checkpoint_events(0, chain.block_number())
+    assert [(event.tree_size, event.root) for event in events] == [
+        (3, LOG.root(3)),
+        (5, LOG.root(5)),
+    ]
+    assert events[1].transaction_hash == second.transaction_hash

@@ -169,7 +169,7 @@ def _delete(doc: dict[str, Any], path: str) -> None:
     ("path", "value", "message"),
     [
         ("type", "stix-bundle", "type is 'stix-bundle'"),
-        ("version", 2, "unsupported receipt version 2"),
+        ("version", 3, "unsupported receipt version 3; this verifier reads versions 1 and 2"),
         ("version", "1", "version must be a JSON integer, got string"),
         ("version", True, "version must be a JSON integer, got boolean"),
         ("canonicalization", "JCS-ish", "canonicalization is 'JCS-ish'"),
@@ -271,3 +271,56 @@ def test_building_refuses_malformed_parts() -> None:
 
 def test_receipt_format_errors_are_value_errors() -> None:
     assert issubclass(ReceiptFormatError, ValueError)
+
+
+# --- Version 2 ---------------------------------------------------------------------------
+
+
+def version_2(sealed: Sealed) -> dict[str, Any]:
+    from ledger.receipts import build_receipt_v2
+
+    doc = copy.deepcopy(sealed.receipt)
+    return build_receipt_v2(
+        subject=doc["subject"],
+        organisation="identity--5b3c6f0e-4a5e-4c3e-9b8f-2f1d0c9e8a7b",
+        salt=bytes.fromhex(doc["salt"]),
+        leaf=bytes.fromhex(doc["leaf"]),
+        signature=bytes(64),
+        public_key=sealed.public_key,
+        leaf_index=doc["log"]["leaf_index"],
+        tree_size=doc["log"]["tree_size"],
+        root=bytes.fromhex(doc["log"]["root"]),
+        inclusion_proof=[bytes.fromhex(node) for node in doc["log"]["inclusion_proof"]],
+        chain_id=CHAIN_ID,
+        contract=CONTRACT,
+        transaction_hash=TRANSACTION,
+        block_number=BLOCK,
+    )
+
+
+def test_a_version_2_receipt_has_no_unsalted_hash_and_lists_its_critical_fields() -> None:
+    doc = version_2(seal_in_log())
+    assert "canonical_hash" not in doc
+    assert doc["critical"] == ["subject", "salt", "leaf", "signature", "log", "anchor"]
+    parsed = parse_receipt(doc)
+    assert (parsed.version, parsed.canonical_hash) == (2, None)
+    assert parsed.organisation == "identity--5b3c6f0e-4a5e-4c3e-9b8f-2f1d0c9e8a7b"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["critical"].remove("log"), "critical leaves out 'log'"),
+        (lambda d: d["critical"].append("witness"), "'witness', which this verifier does not"),
+        (lambda d: d.__setitem__("critical", "all"), "critical must be a JSON array"),
+        (lambda d: d.__setitem__("canonical_hash", "00" * 32), "must not carry canonical_hash"),
+        (lambda d: d["signature"].pop("organisation"), "signature.organisation is missing"),
+        (lambda d: d["signature"].__setitem__("organisation", ""), "printable identity"),
+        (lambda d: d.pop("critical"), "critical is missing"),
+    ],
+)
+def test_a_malformed_version_2_receipt_is_refused(change, message) -> None:
+    doc = version_2(seal_in_log())
+    change(doc)
+    with pytest.raises(ReceiptFormatError, match=message):
+        parse_receipt(doc)

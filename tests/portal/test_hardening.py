@@ -42,6 +42,7 @@ def production_env(**extra: str) -> dict[str, str]:
     env.update(
         PORTAL_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(50),
+        ENCRYPTION_SECRET=secrets.token_urlsafe(50),
         LEDGER_SENDER_KEY="0x" + secrets.token_hex(32),
         ALLOWED_HOSTS="portal.example.org",
         **extra,
@@ -187,3 +188,20 @@ def test_second_factor_pages_have_no_inline_code(client, nordgrid, publisher):
     page = client.get("/accounts/2fa/totp/activate/").content.decode()
     assert 'src="data:image/svg+xml;base64,' in page
     assert_no_inline_code(page)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"PORTAL_ENV": "prod"}, "PORTAL_ENV is 'prod'; it must be one of development, production"),
+        ({"ENCRYPTION_SECRET": ""}, "ENCRYPTION_SECRET must be set, and differ from SECRET_KEY"),
+        (
+            {"SECRET_KEY": "same-secret-" * 5, "ENCRYPTION_SECRET": "same-secret-" * 5},
+            "ENCRYPTION_SECRET must be set, and differ from SECRET_KEY",
+        ),
+    ],
+)
+def test_settings_fail_closed(extra, message):
+    result = manage("check", env={**production_env(), **extra})
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -189,6 +189,7 @@ ROUTES: dict[str, Rule] = {
     "api-webhook": Rule(api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["webhook"].id}),
     "api-checkpoints": Rule(api(**ALL_MEMBERS), api=True),
     "api-ledger": Rule(api(**ALL_MEMBERS), api=True),
+    "api-trust-root": Rule(api(**ALL_MEMBERS), api=True),
     "api-organisations": Rule(api(**ALL_MEMBERS), api=True),
     "api-consistency": Rule(
         api(**dict.fromkeys(ALL_MEMBERS, 400)), api=True, query="?first=1&second=2"
