@@ -85,13 +85,10 @@ def test_the_trust_root_names_the_contract_sender_and_keys(
 
 
 def seal_one(publisher):
-    from unittest import mock
-
     from sharing.services import pipeline
 
     publication = publish(publisher)
-    with mock.patch("ledger.tasks.anchor.delay"):
-        pipeline.seal_publication(publication_id=publication.id)
+    assert pipeline.seal_received() == 1
     return publication
 
 
