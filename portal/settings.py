@@ -52,7 +52,10 @@ def env_list(name: str, default: str = "") -> list[str]:
 # --- Environment -------------------------------------------------------------------------
 PORTAL_ENV = env_str("PORTAL_ENV", "development")
 PRODUCTION = PORTAL_ENV == "production"
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+# DEBUG shows settings and code to anyone who triggers an error: only where the environment
+# says explicitly that it is development (scripts/run.sh does), never by default.
+EXPLICIT_DEVELOPMENT = os.environ.get("PORTAL_ENV") == "development"
+DEBUG = EXPLICIT_DEVELOPMENT and env_bool("DEBUG", True)
 
 _DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
 SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET_KEY)
@@ -111,6 +114,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.navigation",
             ],
         },
     },
@@ -251,7 +255,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.schema.ErrorDocumentingAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env_str("API_RATE_LIMIT", "6000/minute")},
     "EXCEPTION_HANDLER": "portal.api.exception_handler",

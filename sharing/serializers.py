@@ -11,13 +11,22 @@ from sharing.models import (
     WebhookEndpoint,
 )
 
+# Ids are PostgreSQL bigints: anything larger is refused as input, not left to the database.
+MAX_ID = 2**63 - 1
+
 
 class PublishInputSerializer(serializers.Serializer):
-    bundle = serializers.JSONField(help_text="A STIX 2.1 bundle")
+    # A JSON object (not null, not a list or a number): anything else is a 400 with a message.
+    bundle = serializers.DictField(
+        help_text='A STIX 2.1 bundle: {"type": "bundle", "id": "bundle--<uuid>", "objects": [...]}'
+    )
     distribution = serializers.ChoiceField(choices=Distribution.choices)
     tlp = serializers.ChoiceField(choices=TlpLevel.choices)
     trust_groups = serializers.ListField(
-        child=serializers.IntegerField(), required=False, default=list
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        default=list,
+        help_text="Ids of your organisation's trust groups; only with distribution trust_groups.",
     )
 
 

@@ -38,6 +38,11 @@ class AuditAction(models.TextChoices):
     PUBLICATION_CREATED = "publication_created", "Publication created"
     WEBHOOK_REGISTERED = "webhook_registered", "Webhook registered"
     WEBHOOK_REMOVED = "webhook_removed", "Webhook removed"
+    JOIN_REQUEST_DUPLICATE = "join_request_duplicate", "Join request from a known address"
+    JOIN_REQUEST_RENAMED = "join_request_renamed", "Join request name corrected"
+    SESSIONS_ENDED = "sessions_ended", "Member's sessions ended"
+    TOKEN_SCOPE_REDUCED = "token_scope_reduced", "API token narrowed to the role"
+    TRUST_GROUP_RETIRED = "trust_group_retired", "Trust group retired"
 
 
 class AuditEvent(models.Model):

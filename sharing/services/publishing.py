@@ -6,6 +6,7 @@ from django.db import transaction
 
 from portal import permissions
 from portal.audit import services as audit
+from portal.audit.models import AuditAction
 from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
 from sharing import stix
@@ -46,7 +47,7 @@ def publish_bundle(
         )
         publication.trust_groups.set(groups)
         audit.record(
-            action="publication_created",
+            action=AuditAction.PUBLICATION_CREATED,
             actor=acting_user,
             organisation=publication.organisation,
             target=f"publication:{publication.pk}",

@@ -29,6 +29,7 @@ from standardwebhooks import Webhook
 from ledger.signing import decrypt_secret, encrypt_secret
 from portal import permissions
 from portal.audit import services as audit
+from portal.audit.models import AuditAction
 from portal.models import User
 from sharing.models import (
     Publication,
@@ -81,7 +82,7 @@ def register_endpoint(
             created_by=acting_user,
         )
         audit.record(
-            action="webhook_registered",
+            action=AuditAction.WEBHOOK_REGISTERED,
             actor=acting_user,
             organisation=endpoint.organisation,
             target=f"webhook:{endpoint.pk}",
@@ -97,7 +98,7 @@ def remove_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
     )
     with transaction.atomic():
         audit.record(
-            action="webhook_removed",
+            action=AuditAction.WEBHOOK_REMOVED,
             actor=acting_user,
             organisation=endpoint.organisation,
             target=f"webhook:{endpoint.pk}",

@@ -165,7 +165,7 @@ def test_every_route_is_classified():
 
 @pytest.fixture
 def world(db, nordgrid, alice, publisher, bob, charlie, trust_group, staff):
-    from portal.services import _send_invitation
+    from portal.services.members import send_invitation
 
     other_group = TrustGroup.objects.create(name="Somewhere else")
     publication = Publication.objects.create(
@@ -174,7 +174,7 @@ def world(db, nordgrid, alice, publisher, bob, charlie, trust_group, staff):
     item = PublishedObject.objects.create(
         publication=publication, stix_id="indicator--1", stix_type="indicator", body={}, receipt={}
     )
-    invitation, raw = _send_invitation(
+    invitation, raw = send_invitation(
         organisation=nordgrid, email="new@nordgrid.example", role=10, invited_by=alice
     )
     token, _ = create_api_token(user=alice, name="t", scope="read")
