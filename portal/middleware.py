@@ -22,7 +22,7 @@ ENROLMENT_URL_NAME = "mfa_activate_totp"
 # Pages a person without a second factor must still reach: the invitation and join pages,
 # and the login shortcut. Every allauth page (login, logout, MFA, sessions, password, email
 # addresses) is exempt as well.
-EXEMPT_URL_NAMES = frozenset({"join", "join-sent", "accept-invitation", "login"})
+EXEMPT_URL_NAMES = frozenset({"join", "join-sent", "accept-invitation", "login", "api-health"})
 API_PREFIX = "/api/"
 API_REFUSAL = (
     "Publishers and administrators must protect their account with a second factor before "

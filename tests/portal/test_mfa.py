@@ -7,12 +7,13 @@ import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
+from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 from django.contrib.auth import SESSION_KEY
+from django.core.exceptions import ValidationError
 
-from portal.models import Role, User
+from portal.models import Role, TokenScope, User
 from portal.services import create_member
-from tests.conftest import totp_code
+from tests.conftest import totp_code, totp_code_for_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +37,7 @@ def log_in(client, user: User):
 
 
 def current_code(secret: str) -> str:
-    import time
-
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    return totp_code_for_secret(secret)
 
 
 @pytest.fixture
@@ -153,8 +152,25 @@ def test_without_mfa_the_account_public_and_api_pages_stay_reachable(
         assert response["Location"] != ENROL
 
 
-def test_the_api_is_left_to_its_tokens(client, newcomer, token_for):
-    response = client.get("/api/inbox/", headers=token_for(newcomer))
+def test_the_session_api_follows_the_same_rule_as_the_pages(client, newcomer, trust_group):
+    """A publisher without a second factor cannot publish with the session cookie alone."""
+    from sharing.models import Publication
+
+    client.force_login(newcomer)
+    body = {"bundle": {"type": "bundle"}, "distribution": "organisation", "tlp": "green"}
+    response = client.post("/api/publications/", body, content_type="application/json")
+    assert response.status_code == 403
+    assert "second factor" in response.json()["errors"][0]
+    assert client.get("/api/inbox/").status_code == 403
+    assert client.post("/api/webhooks/", {"url": "https://x.example/h"}).status_code == 403
+    assert not Publication.objects.exists()
+
+
+def test_without_a_second_factor_only_read_tokens_can_be_made(client, newcomer, token_for):
+    client.force_login(newcomer)
+    with pytest.raises(ValidationError, match="second factor"):
+        token_for(newcomer, scope=TokenScope.PUBLISH)
+    response = client.get("/api/inbox/", headers=token_for(newcomer, scope=TokenScope.READ))
     assert response.status_code == 200
 
 
