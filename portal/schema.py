@@ -53,6 +53,8 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         is_list = self._is_list_view() and self.method == "GET"
         if has_path_parameters or is_list:  # unknown id; or a page number past the end
             statuses.append("404")
+        if is_list:  # a page number that is not a positive integer
+            statuses.append("400")
         if self.method in WRITE_METHODS:
             statuses += ["400", "413", "415"]
         elif any(

@@ -259,7 +259,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env_str("API_RATE_LIMIT", "6000/minute")},
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
@@ -267,6 +267,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Publish STIX 2.1 bundles, read your inbox with receipts, manage webhooks.",
     "VERSION": "1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema describes the API; the schema endpoint itself is not part of it.
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # --- Cache and background work -----------------------------------------------------------

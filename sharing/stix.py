@@ -109,6 +109,15 @@ def parse_bundle(raw: bytes | str | dict[str, Any]) -> ParsedBundle:
         raise BundleError(['the bundle has no "objects" list, or it is empty'])
     if not all(isinstance(obj, dict) for obj in objects):
         raise BundleError(["every entry of the bundle's objects must be a JSON object"])
+    # STIX 2.1 section 3.1: every object has a string type and id. Checked first, because the
+    # validator below fails with a TypeError instead of a message on objects without them.
+    shapeless = [
+        f'object {index}: "type" and "id" must be strings'
+        for index, obj in enumerate(objects)
+        if not (isinstance(obj.get("type"), str) and isinstance(obj.get("id"), str))
+    ]
+    if shapeless:
+        raise BundleError(shapeless[:MAX_ERRORS])
 
     errors = _validator_errors(document)
     for obj in objects:
@@ -143,7 +152,11 @@ def _label(obj: dict[str, Any]) -> str:
 
 
 def _validator_errors(document: dict[str, Any]) -> list[str]:
-    result = validate_instance(document, ValidationOptions(version="2.1"))
+    try:
+        result = validate_instance(document, ValidationOptions(version="2.1"))
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # The validator assumes well-typed properties; a malformed one is the sender's error.
+        return [f"the bundle could not be validated, a property has the wrong JSON type: {exc}"]
     if result.is_valid:
         return []
     return [str(error.message if hasattr(error, "message") else error) for error in result.errors]
