@@ -13,6 +13,7 @@ import stix2
 import stix2.exceptions
 from stix2patterns.pattern import Pattern
 from stix2validator import ValidationOptions, validate_instance
+from stix2validator.errors import ValidationError as ValidatorError
 
 from ledger.canonical import CanonicalizationError, canonicalize
 
@@ -154,9 +155,9 @@ def _label(obj: dict[str, Any]) -> str:
 def _validator_errors(document: dict[str, Any]) -> list[str]:
     try:
         result = validate_instance(document, ValidationOptions(version="2.1"))
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        # The validator assumes well-typed properties; a malformed one is the sender's error.
-        return [f"the bundle could not be validated, a property has the wrong JSON type: {exc}"]
+    except (ValidatorError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        # The validator assumes well-formed objects; a malformed one is the sender's error.
+        return [f"the bundle could not be validated: {exc}"]
     if result.is_valid:
         return []
     return [str(error.message if hasattr(error, "message") else error) for error in result.errors]
