@@ -19,6 +19,7 @@ from django.urls import Resolver404, resolve
 from portal import permissions
 
 ENROLMENT_URL_NAME = "mfa_activate_totp"
+ENROLMENT_NEXT_SESSION_KEY = "mfa_enrolment_next"
 # Pages a person without a second factor must still reach: the invitation and join pages,
 # and the login shortcut. Every allauth page (login, logout, MFA, sessions, password, email
 # addresses) is exempt as well.
@@ -72,6 +73,9 @@ class RequireMFAForPrivilegedMiddleware:
                 if uses_token(request):
                     return self.get_response(request)
                 return JsonResponse({"detail": API_REFUSAL, "errors": [API_REFUSAL]}, status=403)
+            if request.method == "GET":
+                # Offered again once the second factor is set up (the recovery codes page).
+                request.session[ENROLMENT_NEXT_SESSION_KEY] = request.get_full_path()
             messages.warning(
                 request,
                 "Publishers and administrators must protect their account with a second "

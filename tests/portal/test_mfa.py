@@ -80,6 +80,8 @@ def test_a_publisher_without_mfa_is_sent_to_enrolment_and_then_publishes(client,
     response = client.post(ENROL, {"code": current_code(secret)})
     assert response.status_code == 302
     assert response["Location"] == "/accounts/2fa/recovery-codes/"  # shown once, right away
+    codes_page = client.get(response["Location"]).content.decode()
+    assert 'id="continue-after-enrolment" href="/publish/"' in codes_page  # back where they were
     assert Authenticator.objects.filter(user=newcomer).count() == 2  # TOTP + recovery codes
     assert client.get("/publish/").status_code == 200
 
@@ -253,3 +255,20 @@ def test_recovery_codes_work_once(client, publisher):
 def test_a_reader_without_mfa_logs_in_with_the_password_alone(client, bob):
     response = log_in(client, bob)
     assert response["Location"] == "/" and client.session[SESSION_KEY] == str(bob.pk)
+
+
+def test_the_code_prompt_says_log_in_and_offers_a_security_key_only_to_its_owners(
+    client, publisher
+):
+    log_in(client, publisher)
+    page = client.get(AUTHENTICATE).content.decode()
+    assert "Log in" in page and "Sign In" not in page
+    assert "Use a security key" not in page
+
+
+def test_a_security_key_is_recognised(publisher):
+    from portal.templatetags.portal_tags import has_security_key
+
+    assert not has_security_key(publisher)
+    Authenticator.objects.create(user=publisher, type=Authenticator.Type.WEBAUTHN, data={})
+    assert has_security_key(publisher)
