@@ -173,7 +173,9 @@ def test_an_organisation_joins_and_its_publisher_reaches_the_publishing_page(
         contact.fill("#id_email", email)
         contact.select_option("#id_role", label=role)
         contact.get_by_role("button", name="Send the invitation").click()
-        expect(contact.locator(".flash")).to_have_text(f"Invitation sent to {email}.")
+        expect(contact.locator(".flash")).to_have_text(
+            f"{email} will get an email about joining {ORGANISATION}."
+        )
     open_invitations = contact.locator("main table").nth(1)
     expect(open_invitations.locator("tbody tr", has_text=PUBLISHER)).to_contain_text("Publisher")
     expect(open_invitations.locator("tbody tr", has_text=READER)).to_contain_text("Reader")
