@@ -449,8 +449,7 @@ def trust_group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
                     name=request.POST.get("name"),
                     description=request.POST["description"],
                 )
-                success = f"{group.name if 'name' not in request.POST else request.POST['name']}"
-                success = f"Trust group {success.strip()} saved."
+                success = f"Trust group {group.name} saved."  # the service refreshed it
             elif "retire" in request.POST:
                 if not confirmed(request):
                     return confirm(
