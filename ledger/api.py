@@ -7,7 +7,12 @@ latest one and checks, without trusting the portal, that the log only grew (RFC 
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -42,17 +47,28 @@ class CheckpointSerializer(serializers.ModelSerializer):
 
 
 class LedgerInfoSerializer(serializers.Serializer):
-    chain_id = serializers.IntegerField()
+    chain_id = serializers.IntegerField(allow_null=True)
     contract = serializers.CharField()
-    deployed_in_block = serializers.IntegerField()
+    deployed_in_block = serializers.IntegerField(allow_null=True)
     log_size = serializers.IntegerField()
+
+
+# The API's error shape, written out here: the ledger depends on no other app.
+CHAIN_UNAVAILABLE = OpenApiResponse(
+    response={
+        "type": "object",
+        "properties": {"errors": {"type": "array", "items": {"type": "string"}}},
+        "required": ["errors"],
+    },
+    description="No anchor contract is deployed, or the chain node cannot be reached.",
+)
 
 
 class LedgerInfoView(APIView):
     """Where receipts are anchored: the chain id and the anchor registry's address, to pin with
     `ledger.verify --contract`; and the log's current size."""
 
-    @extend_schema(responses=LedgerInfoSerializer)
+    @extend_schema(responses={200: LedgerInfoSerializer, 503: CHAIN_UNAVAILABLE})
     def get(self, request: Request) -> Response:
         try:
             address = services.contract_address()
@@ -111,13 +127,28 @@ class ConsistencyProofSerializer(serializers.Serializer):
     proof = serializers.ListField(child=serializers.CharField(help_text="hex"))
 
 
+# Tree sizes are PostgreSQL bigints.
+MAX_TREE_SIZE = 2**63 - 1
+TREE_SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_TREE_SIZE}
+
+
 class ConsistencyProofView(APIView):
     """GET ?first=M&second=N: the RFC 9162 consistency proof between two confirmed checkpoints."""
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("first", int, required=True, description="older tree size"),
-            OpenApiParameter("second", int, required=True, description="newer tree size"),
+            OpenApiParameter(
+                "first",
+                TREE_SIZE,
+                required=True,
+                description="older tree size: a confirmed checkpoint's, at most `second`",
+            ),
+            OpenApiParameter(
+                "second",
+                TREE_SIZE,
+                required=True,
+                description="newer tree size: a confirmed checkpoint's, at least `first`",
+            ),
         ],
         responses=ConsistencyProofSerializer,
     )
@@ -131,8 +162,10 @@ class ConsistencyProofView(APIView):
                     {"errors": [f"{name}: an integer tree size is required"]}
                 ) from None
         first, second = sizes
-        if not 0 < first <= second:
-            raise ValidationError({"errors": ["first must be positive and at most second"]})
+        if not 0 < first <= second <= MAX_TREE_SIZE:
+            raise ValidationError(
+                {"errors": [f"first must be positive and at most second (at most {MAX_TREE_SIZE})"]}
+            )
         confirmed = dict(
             Checkpoint.objects.filter(
                 state=CheckpointState.CONFIRMED, tree_size__in=[first, second]

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import exceptions, generics, serializers, status
+from rest_framework import exceptions, generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -39,14 +39,36 @@ class ScopedRetrieveView(OrganisationScopedMixin, generics.RetrieveAPIView):
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus Django's PermissionDenied/ValidationError/Http404 as JSON errors."""
+    """DRF's handler, plus Django's PermissionDenied/ValidationError/Http404, every error in
+    one shape (portal.schema.ErrorSerializer): `{"errors": [sentences], "detail": "..."}`."""
     if isinstance(exc, DjangoValidationError):
-        return Response({"errors": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.ValidationError({"errors": exc.messages})
+    elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        errors = error_sentences(response.data)
+        response.data = {"errors": errors, "detail": " ".join(errors)}
+    return response
+
+
+def error_sentences(data, field: str = "") -> list[str]:
+    """DRF's error data (a string, a list, or errors per field, nested) as flat sentences."""
+    if isinstance(data, dict):
+        if set(data) <= {"detail", "errors"} and "errors" in data:
+            return error_sentences(data["errors"], field)
+        if set(data) == {"detail"}:
+            return error_sentences(data["detail"], field)
+        sentences = []
+        for name, value in data.items():
+            name = "" if name == "non_field_errors" else name
+            sentences += error_sentences(value, f"{field}.{name}" if field and name else name)
+        return sentences
+    if isinstance(data, list):
+        return [sentence for item in data for sentence in error_sentences(item, field)]
+    return [f"{field}: {data}" if field else str(data)]
 
 
 # --- The directory: what consumers pin to verify receipts without trusting the portal ----

@@ -2,6 +2,7 @@
 reverse proxies is read the same way as for the audit trail."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -11,6 +12,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def login(self, request: HttpRequest, user) -> None:
+        """Log in, and count the password typed for this login as a fresh confirmation: right
+        after logging in, enrolling a second factor does not ask for the password again.
+        allauth still asks once ACCOUNT_REAUTHENTICATION_TIMEOUT has passed."""
+        super().login(request, user)
+        records = request.session.get(AUTHENTICATION_METHODS_SESSION_KEY, [])
+        for record in records:
+            if record.get("method") == "password":
+                record["reauthenticated"] = True
+        request.session[AUTHENTICATION_METHODS_SESSION_KEY] = records
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         """Closed: people join through an invitation (`portal.views.accept_invitation`), which
         creates the account with its address already verified."""

@@ -4,6 +4,7 @@ from portal import views
 
 urlpatterns = [
     path("join/", views.join, name="join"),
+    path("join/sent/", views.join_sent, name="join-sent"),
     path("staff/join-requests/", views.join_request_list, name="join-requests"),
     path(
         "staff/join-requests/<int:join_request_id>/",
@@ -14,6 +15,16 @@ urlpatterns = [
     path("organisation/members/", views.members, name="members"),
     path("organisation/members/<int:member_id>/role/", views.member_role, name="member-role"),
     path("organisation/members/<int:member_id>/active/", views.member_active, name="member-active"),
+    path(
+        "organisation/members/<int:member_id>/tokens/revoke/",
+        views.member_tokens_revoke,
+        name="member-tokens-revoke",
+    ),
+    path(
+        "organisation/members/<int:member_id>/sessions/end/",
+        views.member_sessions_end,
+        name="member-sessions-end",
+    ),
     path(
         "organisation/invitations/<int:invitation_id>/revoke/",
         views.invitation_revoke,

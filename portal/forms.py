@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 
+from portal import permissions
 from portal.models import Organisation, Role, Sector, TokenScope
 
 
@@ -30,6 +31,10 @@ class RejectForm(forms.Form):
 class InviteForm(forms.Form):
     email = forms.EmailField()
     role = forms.TypedChoiceField(choices=Role.choices, coerce=int, initial=Role.READER)
+
+
+class RenameJoinRequestForm(forms.Form):
+    organisation_name = forms.CharField(max_length=200, label="Organisation name")
 
 
 class RoleForm(forms.Form):
@@ -79,3 +84,9 @@ class TokenForm(forms.Form):
     expires_in_days = forms.IntegerField(
         min_value=1, max_value=365, initial=90, help_text="1 to 365 days"
     )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Offer only the scopes the user's role allows (the service enforces it as well).
+        if permissions.max_token_scope(user) == TokenScope.READ:
+            self.fields["scope"].choices = [(TokenScope.READ, TokenScope.READ.label)]

@@ -100,6 +100,8 @@ class TrustGroup(models.Model):
     description = models.TextField(blank=True)
     members = models.ManyToManyField(Organisation, related_name="trust_groups", blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Retired groups keep their history but take no new publications or members.
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -2,11 +2,12 @@
 
 Tenant scoping (which rows a user may see at all) lives in the `access_*` helpers and the
 scoped querysets; this module answers whether a user who can see something may act on it.
+Each `require_*` helper is the one place its refusal is worded.
 """
 
 from django.core.exceptions import PermissionDenied
 
-from portal.models import Role, User
+from portal.models import Organisation, Role, TokenScope, User
 
 
 def is_member(user: User) -> bool:
@@ -38,3 +39,28 @@ def is_platform_admin(user: User) -> bool:
 def can_view_audit(user: User) -> bool:
     """Org admins see their organisation's audit trail; platform admins see all of it."""
     return is_platform_admin(user) or can_administer_organisation(user)
+
+
+def require_platform_admin(user: User) -> None:
+    """Onboarding decisions, trust groups and the pipeline overview are platform admins' work."""
+    require(is_platform_admin(user), "Only platform admins may do this.")
+
+
+def require_org_admin(user: User, organisation: Organisation | int | None = None) -> None:
+    """The user administers their organisation (and, if given, it is `organisation`)."""
+    organisation_id = getattr(organisation, "pk", organisation)
+    require(
+        can_administer_organisation(user)
+        and (organisation_id is None or organisation_id == user.organisation_id),
+        "Only organisation admins may do this.",
+    )
+
+
+def is_privileged(user: User) -> bool:
+    """Publishers, organisation admins and platform admins: they must have a second factor."""
+    return can_publish(user) or is_platform_admin(user)
+
+
+def max_token_scope(user: User) -> TokenScope:
+    """The widest scope a token of this user may carry: never more than their role allows."""
+    return TokenScope.PUBLISH if can_publish(user) else TokenScope.READ

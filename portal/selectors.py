@@ -1,15 +1,23 @@
 """Reads of community membership that the sharing side relies on (one place, one meaning)."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import datetime
+
+from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
+from portal import permissions
 from portal.models import ApiToken, Invitation, JoinRequest, Organisation, TrustGroup, User
 
 
 def trust_groups_of(*, organisation: Organisation) -> QuerySet[TrustGroup]:
-    """The trust groups the organisation belongs to."""
-    return TrustGroup.objects.filter(members=organisation)
+    """The trust groups the organisation belongs to that still take new publications (retired
+    groups are left out)."""
+    return TrustGroup.objects.filter(members=organisation, retired_at__isnull=True)
 
 
 def organisations_in_trust_groups(*, group_ids: list[int]) -> QuerySet[Organisation]:
@@ -56,7 +64,55 @@ def access_trust_group(*, user, group_id: int) -> TrustGroup:
     return get_object_or_404(visible_trust_groups(user=user), pk=group_id)
 
 
-def access_own_token(*, user, token_id: int) -> ApiToken:
+def access_token(*, user, token_id: int) -> ApiToken:
+    """One of the user's own tokens or, for an org admin, of a member of their organisation."""
     if not user.is_authenticated:
         raise Http404
-    return get_object_or_404(ApiToken, pk=token_id, user=user)
+    mine = Q(user=user)
+    if permissions.can_administer_organisation(user):
+        mine |= Q(user__organisation_id=user.organisation_id)
+    return get_object_or_404(ApiToken.objects.select_related("user").filter(mine), pk=token_id)
+
+
+def open_invitations(*, organisation: Organisation) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        organisation=organisation, accepted_at__isnull=True, revoked_at__isnull=True
+    )
+
+
+@dataclass
+class MemberOverview:
+    """What an org admin sees of a member: who, how protected, how active."""
+
+    user: User
+    has_mfa: bool
+    active_sessions: int
+    tokens: list[ApiToken]
+
+
+def members_overview(*, organisation: Organisation, detailed: bool) -> list[MemberOverview]:
+    """The organisation's members; with `detailed` (org admins), their second factor, active
+    sessions and usable API tokens too. A fixed number of queries whatever the member count."""
+    users = User.objects.filter(organisation=organisation)
+    if not detailed:
+        return [MemberOverview(user, False, 0, []) for user in users]
+    now: datetime = timezone.now()
+    usable = ApiToken.objects.filter(revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    users = users.annotate(
+        mfa_count=Count(
+            "authenticator",
+            filter=~Q(authenticator__type=Authenticator.Type.RECOVERY_CODES),
+            distinct=True,
+        )
+    ).prefetch_related(Prefetch("api_tokens", queryset=usable, to_attr="usable_tokens"))
+    sessions = dict(
+        UserSession.objects.filter(user__organisation=organisation)
+        .values_list("user_id")
+        .annotate(count=Count("id"))
+    )
+    return [
+        MemberOverview(user, user.mfa_count > 0, sessions.get(user.pk, 0), user.usable_tokens)
+        for user in users
+    ]

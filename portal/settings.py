@@ -58,7 +58,10 @@ if PORTAL_ENV not in PORTAL_ENVIRONMENTS:
         f"PORTAL_ENV is {PORTAL_ENV!r}; it must be one of {', '.join(PORTAL_ENVIRONMENTS)}"
     )
 PRODUCTION = PORTAL_ENV == "production"
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+# DEBUG shows settings and code to anyone who triggers an error: only where the environment
+# says explicitly that it is development (scripts/run.sh does), never by default.
+EXPLICIT_DEVELOPMENT = os.environ.get("PORTAL_ENV") == "development"
+DEBUG = EXPLICIT_DEVELOPMENT and env_bool("DEBUG", True)
 
 _DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
 SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET_KEY)
@@ -119,6 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.navigation",
             ],
         },
     },
@@ -272,11 +276,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.schema.ErrorDocumentingAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": env_str("API_RATE_LIMIT", "6000/minute")},
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
@@ -284,6 +288,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Publish STIX 2.1 bundles, read your inbox with receipts, manage webhooks.",
     "VERSION": "1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema describes the API; the schema endpoint itself is not part of it.
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # --- Cache and background work -----------------------------------------------------------

@@ -7,6 +7,7 @@ from ledger import api as ledger_api
 from portal import api as portal_api
 from portal.auth_adapters import admin_login
 from sharing import api as sharing_api
+from sharing import oversight as sharing_oversight
 from sharing import views as sharing_views
 from sharing import views_reading as reading_views
 
@@ -78,8 +79,12 @@ urlpatterns = [
     path("webhooks/", sharing_views.webhook_list, name="webhooks"),
     path("webhooks/<int:endpoint_id>/delete/", sharing_views.webhook_delete, name="webhook-delete"),
     path("", include("portal.community_urls")),
+    path("staff/pipeline/", sharing_oversight.pipeline_overview_page, name="pipeline-overview"),
     path("audit/", include("portal.audit.urls")),
     path("api/", include(api_patterns)),
     path("taxii2/", include("sharing.taxii.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "portal.errors.page_not_found"
+handler500 = "portal.errors.server_error"

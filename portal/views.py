@@ -7,13 +7,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django_ratelimit.core import is_ratelimited
 
 from portal import permissions, selectors, services
 from portal.forms import (
@@ -21,6 +22,7 @@ from portal.forms import (
     InviteForm,
     JoinRequestForm,
     RejectForm,
+    RenameJoinRequestForm,
     RoleForm,
     TokenForm,
     TrustGroupForm,
@@ -28,14 +30,15 @@ from portal.forms import (
     TrustGroupRequestForm,
 )
 from portal.models import (
-    Invitation,
     JoinRequest,
     Organisation,
     RequestState,
+    Role,
     TrustGroup,
     TrustGroupJoinRequest,
-    User,
 )
+
+NEW_TOKEN_SESSION_KEY = "new-api-token"
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -49,34 +52,79 @@ def _errors(form, exc: ValidationError) -> None:
         form.add_error(None, message)
 
 
+def confirmed(request: HttpRequest) -> bool:
+    """Whether a destructive POST carries the confirmation given on `confirm` 's page."""
+    return request.POST.get("confirmed") == "yes"
+
+
+def confirm(request: HttpRequest, *, question: str, consequence: str, button: str) -> HttpResponse:
+    """A page asking to confirm the POST just received: it re-posts the same fields, plus
+    `confirmed=yes`, to the same address. No script needed."""
+    fields = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name not in ("csrfmiddlewaretoken", "confirmed")
+        for value in values
+    ]
+    back = request.META.get("HTTP_REFERER") or reverse("home")
+    return render(
+        request,
+        "portal/confirm.html",
+        {
+            "question": question,
+            "consequence": consequence,
+            "button": button,
+            "fields": fields,
+            "action": request.path,
+            "back": back if back.startswith(("/", request.build_absolute_uri("/"))) else "/",
+        },
+    )
+
+
 # --- Onboarding --------------------------------------------------------------------------
 
 
+def _join_rate_key(group: str, request: HttpRequest) -> str:
+    return client_ip(request) or "unknown"
+
+
 def join(request: HttpRequest) -> HttpResponse:
-    """Public: an organisation asks to join. Throttled per client address."""
+    """Public: an organisation asks to join.
+
+    Every submission counts against the per-address limit, valid or not; and the answer is the
+    same whether the contact already has an account, already asked, or is new (the service
+    tells the address owner by email), so the page reveals nobody's membership.
+    """
     form = JoinRequestForm(request.POST or None)
     if request.method == "POST":
-        key = f"join-requests:{client_ip(request)}"
-        if cache.get(key, 0) >= settings.JOIN_REQUESTS_PER_HOUR:
+        limited = is_ratelimited(
+            request,
+            group="join-requests",
+            key=_join_rate_key,
+            rate=f"{settings.JOIN_REQUESTS_PER_HOUR}/h",
+            increment=True,
+        )
+        if limited:
             form.add_error(None, "Too many requests from your address; try again in an hour.")
-        elif form.is_valid():
+            return render(request, "portal/join.html", {"form": form}, status=429)
+        if form.is_valid():
             try:
                 services.submit_join_request(**form.cleaned_data, ip=client_ip(request))
             except ValidationError as exc:
                 _errors(form, exc)
             else:
-                cache.add(key, 0, timeout=3600)
-                cache.incr(key)
-                return render(
-                    request, "portal/join_sent.html", {"email": form.cleaned_data["contact_email"]}
-                )
+                return redirect("join-sent")
     status = 400 if request.method == "POST" else 200
     return render(request, "portal/join.html", {"form": form}, status=status)
 
 
+def join_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/join_sent.html")
+
+
 @login_required
 def join_request_list(request: HttpRequest) -> HttpResponse:
-    permissions.require(permissions.is_platform_admin(request.user), "Platform admins only.")
+    permissions.require_platform_admin(request.user)
     return render(
         request,
         "portal/join_request_list.html",
@@ -90,11 +138,25 @@ def join_request_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def join_request_detail(request: HttpRequest, join_request_id: int) -> HttpResponse:
     join_request = selectors.access_join_request(user=request.user, join_request_id=join_request_id)
-    reject_form = RejectForm(request.POST if request.POST.get("decision") == "reject" else None)
+    decision = request.POST.get("decision")
+    reject_form = RejectForm(request.POST if decision == "reject" else None)
+    rename_form = RenameJoinRequestForm(
+        request.POST if decision == "rename" else None,
+        initial={"organisation_name": join_request.organisation_name},
+    )
     error = None
     if request.method == "POST":
         try:
-            if request.POST.get("decision") == "approve":
+            if decision == "rename":
+                if rename_form.is_valid():
+                    services.rename_join_request(
+                        acting_user=request.user,
+                        join_request=join_request,
+                        name=rename_form.cleaned_data["organisation_name"],
+                    )
+                    messages.success(request, "Organisation name corrected.")
+                    return redirect("join-request", join_request_id=join_request.id)
+            elif decision == "approve":
                 organisation = services.approve_join_request(
                     acting_user=request.user, join_request=join_request
                 )
@@ -104,7 +166,7 @@ def join_request_detail(request: HttpRequest, join_request_id: int) -> HttpRespo
                     "as its first organisation admin.",
                 )
                 return redirect("join-requests")
-            if reject_form.is_valid():
+            elif reject_form.is_valid():
                 services.reject_join_request(
                     acting_user=request.user,
                     join_request=join_request,
@@ -117,7 +179,15 @@ def join_request_detail(request: HttpRequest, join_request_id: int) -> HttpRespo
     return render(
         request,
         "portal/join_request_detail.html",
-        {"join_request": join_request, "reject_form": reject_form, "error": error},
+        {
+            "join_request": join_request,
+            "reject_form": reject_form,
+            "rename_form": rename_form,
+            "error": error,
+            "name_taken": Organisation.objects.filter(
+                name__iexact=join_request.organisation_name
+            ).exists(),
+        },
         status=400 if request.method == "POST" else 200,
     )
 
@@ -165,12 +235,14 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 def members(request: HttpRequest) -> HttpResponse:
+    """The organisation's members; for its admins also each member's second factor, last
+    login, active sessions and API tokens, and the invitation form."""
     if request.user.organisation_id is None:
         raise Http404
     can_manage = permissions.can_administer_organisation(request.user)
     form = InviteForm(request.POST or None)
     if request.method == "POST":
-        permissions.require(can_manage, "Only organisation admins may invite members.")
+        permissions.require_org_admin(request.user)
         if form.is_valid():
             try:
                 invitation, _ = services.invite_member(
@@ -179,7 +251,12 @@ def members(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 _errors(form, exc)
             else:
-                messages.success(request, f"Invitation sent to {invitation.email}.")
+                # The same sentence whether or not the address has an account elsewhere.
+                messages.success(
+                    request,
+                    f"{invitation.email} will get an email about joining "
+                    f"{invitation.organisation.name}.",
+                )
                 return redirect("members")
     organisation = request.user.organisation
     return render(
@@ -187,10 +264,8 @@ def members(request: HttpRequest) -> HttpResponse:
         "portal/members.html",
         {
             "organisation": organisation,
-            "members": User.objects.filter(organisation=organisation),
-            "invitations": Invitation.objects.filter(
-                organisation=organisation, accepted_at__isnull=True, revoked_at__isnull=True
-            ),
+            "members": selectors.members_overview(organisation=organisation, detailed=can_manage),
+            "invitations": selectors.open_invitations(organisation=organisation),
             "form": form,
             "role_form": RoleForm(),
             "can_manage": can_manage,
@@ -200,11 +275,13 @@ def members(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _member_action(request: HttpRequest, action) -> HttpResponse:
+def _member_action(request: HttpRequest, action, success: str) -> HttpResponse:
     try:
         action()
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, success)
     return redirect("members")
 
 
@@ -212,15 +289,25 @@ def _member_action(request: HttpRequest, action) -> HttpResponse:
 @require_POST
 def member_role(request: HttpRequest, member_id: int) -> HttpResponse:
     member = selectors.access_member(user=request.user, member_id=member_id)
+    permissions.require_org_admin(request.user)
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a valid role.")
         return redirect("members")
+    role = Role(form.cleaned_data["role"])
+    if not confirmed(request):
+        narrowing = " Their publish tokens become read-only." if role < Role.PUBLISHER else ""
+        return confirm(
+            request,
+            question=f"Make {member.email} {role.label.lower()}?",
+            consequence=f"They will have the rights of a {role.label.lower()} from their next "
+            f"request on.{narrowing}",
+            button="Change the role",
+        )
     return _member_action(
         request,
-        lambda: services.change_role(
-            acting_user=request.user, member=member, role=form.cleaned_data["role"]
-        ),
+        lambda: services.change_role(acting_user=request.user, member=member, role=role),
+        f"{member.email} is now {role.label.lower()}.",
     )
 
 
@@ -228,10 +315,59 @@ def member_role(request: HttpRequest, member_id: int) -> HttpResponse:
 @require_POST
 def member_active(request: HttpRequest, member_id: int) -> HttpResponse:
     member = selectors.access_member(user=request.user, member_id=member_id)
+    permissions.require_org_admin(request.user)
     active = request.POST.get("active") == "1"
+    if not confirmed(request):
+        return confirm(
+            request,
+            question=f"{'Reactivate' if active else 'Deactivate'} {member.email}?",
+            consequence="They can log in and use their tokens again."
+            if active
+            else "Their sessions and API tokens stop working at their next request.",
+            button="Reactivate" if active else "Deactivate",
+        )
     return _member_action(
         request,
         lambda: services.set_member_active(acting_user=request.user, member=member, active=active),
+        f"{member.email} {'reactivated' if active else 'deactivated'}.",
+    )
+
+
+@login_required
+@require_POST
+def member_tokens_revoke(request: HttpRequest, member_id: int) -> HttpResponse:
+    member = selectors.access_member(user=request.user, member_id=member_id)
+    permissions.require_org_admin(request.user)
+    if not confirmed(request):
+        return confirm(
+            request,
+            question=f"Revoke every API token of {member.email}?",
+            consequence="Their tools lose API access at once; they can create new tokens.",
+            button="Revoke the tokens",
+        )
+    return _member_action(
+        request,
+        lambda: services.revoke_member_tokens(acting_user=request.user, member=member),
+        f"The API tokens of {member.email} are revoked.",
+    )
+
+
+@login_required
+@require_POST
+def member_sessions_end(request: HttpRequest, member_id: int) -> HttpResponse:
+    member = selectors.access_member(user=request.user, member_id=member_id)
+    permissions.require_org_admin(request.user)
+    if not confirmed(request):
+        return confirm(
+            request,
+            question=f"Log {member.email} out everywhere?",
+            consequence="Every browser session of theirs ends; they must log in again.",
+            button="End the sessions",
+        )
+    return _member_action(
+        request,
+        lambda: services.end_member_sessions(acting_user=request.user, member=member),
+        f"The sessions of {member.email} are ended.",
     )
 
 
@@ -239,8 +375,18 @@ def member_active(request: HttpRequest, member_id: int) -> HttpResponse:
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = selectors.access_invitation(user=request.user, invitation_id=invitation_id)
+    permissions.require_org_admin(request.user)
+    if not confirmed(request):
+        return confirm(
+            request,
+            question=f"Revoke the invitation of {invitation.email}?",
+            consequence="The link in their email stops working.",
+            button="Revoke the invitation",
+        )
     return _member_action(
-        request, lambda: services.revoke_invitation(acting_user=request.user, invitation=invitation)
+        request,
+        lambda: services.revoke_invitation(acting_user=request.user, invitation=invitation),
+        f"The invitation of {invitation.email} is revoked.",
     )
 
 
@@ -253,7 +399,7 @@ def trust_groups(request: HttpRequest) -> HttpResponse:
     is_admin = permissions.is_platform_admin(user)
     form = TrustGroupForm(request.POST or None)
     if request.method == "POST":
-        permissions.require(is_admin, "Only platform admins manage trust groups.")
+        permissions.require_platform_admin(user)
         if form.is_valid():
             try:
                 group = services.create_trust_group(acting_user=user, **form.cleaned_data)
@@ -294,33 +440,57 @@ def trust_group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
     add_form = TrustGroupMemberForm(request.POST if "add" in request.POST else None)
     add_form.fields["organisation"].queryset = Organisation.objects.exclude(trust_groups=group)
     if request.method == "POST":
-        permissions.require(is_admin, "Only platform admins manage trust groups.")
+        permissions.require_platform_admin(request.user)
         try:
             if "description" in request.POST:
                 services.update_trust_group(
                     acting_user=request.user,
                     group=group,
+                    name=request.POST.get("name"),
                     description=request.POST["description"],
                 )
+                success = f"Trust group {group.name} saved."  # the service refreshed it
+            elif "retire" in request.POST:
+                if not confirmed(request):
+                    return confirm(
+                        request,
+                        question=f"Retire {group.name}?",
+                        consequence="Nobody can share to it or ask to join it any more. Its "
+                        f"{group.members.count()} member organisations keep what was already "
+                        "shared with them.",
+                        button="Retire the group",
+                    )
+                services.retire_trust_group(acting_user=request.user, group=group)
+                success = f"{group.name} is retired."
             elif "remove" in request.POST:
                 organisation = Organisation.objects.filter(pk=request.POST["remove"]).first()
                 if organisation is None:
                     raise ValidationError("Unknown organisation.")
+                if not confirmed(request):
+                    return confirm(
+                        request,
+                        question=f"Remove {organisation.name} from {group.name}?",
+                        consequence=f"{organisation.name} will no longer receive what is shared "
+                        f"with {group.name}, nor be able to share to it; what it already "
+                        "received stays. Its organisation admins are told by email.",
+                        button="Remove",
+                    )
                 services.remove_from_trust_group(
                     acting_user=request.user, group=group, organisation=organisation
                 )
+                success = f"{organisation.name} was removed from {group.name}."
             elif add_form.is_valid():
+                organisation = add_form.cleaned_data["organisation"]
                 services.add_to_trust_group(
-                    acting_user=request.user,
-                    group=group,
-                    organisation=add_form.cleaned_data["organisation"],
+                    acting_user=request.user, group=group, organisation=organisation
                 )
+                success = f"{organisation.name} was added to {group.name}."
             else:
                 raise ValidationError("Choose an organisation to add.")
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, "Trust group updated.")
+            messages.success(request, success)
         return redirect("trust-group", group_id=group.id)
     group.refresh_from_db()
     return render(
@@ -354,9 +524,7 @@ def trust_group_request(request: HttpRequest, group_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def trust_group_request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
-    permissions.require(
-        permissions.is_platform_admin(request.user), "Only platform admins manage trust groups."
-    )
+    permissions.require_platform_admin(request.user)
     join = (
         TrustGroupJoinRequest.objects.select_related("group", "organisation")
         .filter(pk=request_id)
@@ -369,8 +537,10 @@ def trust_group_request_decide(request: HttpRequest, request_id: int) -> HttpRes
             services.add_to_trust_group(
                 acting_user=request.user, group=join.group, organisation=join.organisation
             )
+            messages.success(request, f"{join.organisation} was added to {join.group}.")
         else:
             services.reject_trust_group_request(acting_user=request.user, join=join)
+            messages.success(request, f"The request of {join.organisation} was declined.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("trust-groups")
@@ -382,11 +552,12 @@ def trust_group_request_decide(request: HttpRequest, request_id: int) -> HttpRes
 @never_cache  # the page may show a new token
 @login_required
 def tokens(request: HttpRequest) -> HttpResponse:
-    form = TokenForm(request.POST or None)
-    secret = None
+    """The user's tokens. Creating one redirects back here (POST-redirect-GET): the secret is
+    kept in the session for exactly one display, so a reload never creates a second token."""
+    form = TokenForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            _, secret = services.create_api_token(
+            token, secret = services.create_api_token(
                 user=request.user,
                 name=form.cleaned_data["name"],
                 scope=form.cleaned_data["scope"],
@@ -395,24 +566,34 @@ def tokens(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             _errors(form, exc)
         else:
-            form = TokenForm()
+            request.session[NEW_TOKEN_SESSION_KEY] = secret
+            messages.success(request, f"Token {token.name} created.")
+            return redirect("tokens")
     return render(
         request,
         "portal/tokens.html",
         {
             "tokens": request.user.api_tokens.all(),
             "form": form,
-            "secret": secret,
+            "secret": request.session.pop(NEW_TOKEN_SESSION_KEY, None),
             "now": timezone.now(),
         },
-        status=400 if request.method == "POST" and secret is None else 200,
+        status=400 if request.method == "POST" else 200,
     )
 
 
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = selectors.access_own_token(user=request.user, token_id=token_id)
+    """Revoke one of your own tokens, or, for an org admin, one of a member's."""
+    token = selectors.access_token(user=request.user, token_id=token_id)
+    if not confirmed(request):
+        return confirm(
+            request,
+            question=f"Revoke the token {token.name} of {token.user.email}?",
+            consequence="Tools using it lose API access at once.",
+            button="Revoke the token",
+        )
     services.revoke_api_token(token=token, acting_user=request.user)
     messages.success(request, f"Token {token.name} revoked.")
-    return redirect("tokens")
+    return redirect("tokens" if token.user_id == request.user.pk else "members")

@@ -18,6 +18,8 @@ PORT="${PORT:-8000}"
 CHAIN_PORT="${CHAIN_PORT:-8545}"
 export LEDGER_RPC_URL="${LEDGER_RPC_URL:-http://127.0.0.1:$CHAIN_PORT}"
 export PORTAL_VAR_DIR="${PORTAL_VAR_DIR:-$ROOT/var}"
+# A machine running the demo is a development machine: DEBUG is on only when this says so.
+export PORTAL_ENV="${PORTAL_ENV:-development}"
 VAR="$PORTAL_VAR_DIR"
 mkdir -p "$VAR/chain" "$VAR/log"
 

@@ -19,6 +19,8 @@ export PORTAL_VAR_DIR="$ROOT/var/test"
 log "ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+log "Import contracts (the layers in pyproject.toml)"
+"$VENV/bin/lint-imports" --no-cache
 log "Contract artifact"
 node ledger/contracts/compile.js --check
 log "pytest"

@@ -1,5 +1,6 @@
 """REST representations. Input serializers only parse; services decide."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sharing.models import (
@@ -11,13 +12,40 @@ from sharing.models import (
     WebhookEndpoint,
 )
 
+# Ids are PostgreSQL bigints: anything larger is refused as input, not left to the database.
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "A STIX 2.1 bundle. Its objects must also pass the OASIS stix2-validator "
+        "(STIX 2.1 section 8): a 400 lists what does not.",
+        "required": ["type", "id", "objects"],
+        "properties": {
+            "type": {"type": "string", "enum": ["bundle"]},
+            "id": {"type": "string", "pattern": "^bundle--[0-9a-f-]{36}$"},
+            "objects": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "object", "required": ["type", "id", "spec_version"]},
+            },
+        },
+    }
+)
+class BundleField(serializers.DictField):
+    """A JSON object (not null, a list or a number: those get a 400 with a message)."""
+
 
 class PublishInputSerializer(serializers.Serializer):
-    bundle = serializers.JSONField(help_text="A STIX 2.1 bundle")
+    bundle = BundleField()
     distribution = serializers.ChoiceField(choices=Distribution.choices)
     tlp = serializers.ChoiceField(choices=TlpLevel.choices)
     trust_groups = serializers.ListField(
-        child=serializers.IntegerField(), required=False, default=list
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        default=list,
+        help_text="Ids of your organisation's trust groups; only with distribution trust_groups.",
     )
 
 

@@ -20,6 +20,7 @@ import stix2validator.validator
 from stix2patterns.v21.pattern import Pattern
 from stix2patterns.validator import run_validator
 from stix2validator import ValidationOptions, validate_instance
+from stix2validator.errors import ValidationError as ValidatorError
 
 from ledger.canonical import CanonicalizationError, canonicalize
 
@@ -193,6 +194,15 @@ def parse_bundle(
         raise BundleError(['the bundle has no "objects" list, or it is empty'])
     if not all(isinstance(obj, dict) for obj in objects):
         raise BundleError(["every entry of the bundle's objects must be a JSON object"])
+    # STIX 2.1 section 3.1: every object has a string type and id. Checked first, because the
+    # validator below fails with a TypeError instead of a message on objects without them.
+    shapeless = [
+        f'object {index}: "type" and "id" must be strings'
+        for index, obj in enumerate(objects)
+        if not (isinstance(obj.get("type"), str) and isinstance(obj.get("id"), str))
+    ]
+    if shapeless:
+        raise BundleError(shapeless[:MAX_ERRORS])
     size_errors = limit_errors(objects, limits or Limits())
     if size_errors:
         raise BundleError(size_errors[:MAX_ERRORS])
@@ -292,7 +302,11 @@ def _label(obj: dict[str, Any]) -> str:
 
 
 def _validator_errors(document: dict[str, Any]) -> list[str]:
-    result = validate_instance(document, _OPTIONS)
+    try:
+        result = validate_instance(document, _OPTIONS)
+    except (ValidatorError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        # The validator assumes well-formed objects; a malformed one is the sender's error.
+        return [f"the bundle could not be validated: {exc}"]
     if result.is_valid:
         return []
     return [str(error.message if hasattr(error, "message") else error) for error in result.errors]

@@ -181,30 +181,70 @@ def enrol_totp(user) -> str:
     return secret
 
 
-def totp_code(user, *, periods_ahead: int = 0) -> str:
-    """The current code of `user`'s authenticator app, as their phone would show it.
+class TotpClock:
+    """The clock allauth's TOTP check reads, frozen for each test (see `totp_clock`).
 
-    allauth accepts each code once, and (with MFA_TOTP_TOLERANCE = 0) only in its own 30 s
-    period: a test entering two codes for one user sets a tolerance and asks for the next
-    period's code.
+    Frozen one second into a 30 s period, a code computed by `totp_code` is the one the portal
+    expects, whatever the wall clock does meanwhile; `advance` moves to a later period.
     """
-    from allauth.mfa import app_settings
-    from allauth.mfa.models import Authenticator
-    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
-    from allauth.mfa.utils import decrypt
 
-    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
-    secret = decrypt(authenticator.data["secret"])
-    counter = int(time.time()) // app_settings.TOTP_PERIOD + periods_ahead
-    return format_hotp_value(hotp_value(secret, counter))
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, periods: int = 1) -> None:
+        self.now += periods * 30
+
+
+def uses_django(request) -> bool:
+    """Whether a test touches Django's database, cache or pages (pure tests do not)."""
+    django_fixtures = {"db", "transactional_db", "live_server", "client", "django_db_setup"}
+    return bool(
+        request.node.get_closest_marker("django_db") or django_fixtures & set(request.fixturenames)
+    )
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
-    """Every test starts with an empty Django cache: allauth's rate-limit counters and used
-    TOTP codes, the join-request throttle and API throttles live in Redis, which outlives each
-    test's database. Only the cache's keys go; the Celery broker's, in the same Redis
-    database, stay."""
+def totp_clock(request, monkeypatch):
+    """Freeze the time allauth checks TOTP codes against; `totp_code` reads the same clock."""
+    if not uses_django(request):
+        return None
+    from allauth.mfa.totp.internal import auth
+
+    clock = TotpClock((int(time.time()) // 30) * 30 + 1.0)
+    monkeypatch.setattr(auth, "time", clock)
+    return clock
+
+
+def totp_code(user, *, periods_ahead: int = 0) -> str:
+    """The code of `user`'s authenticator app at the (frozen) TOTP clock, as their phone would
+    show it. allauth accepts each code once: a test entering two codes for one user advances
+    the clock (`totp_clock.advance()`) between them."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import decrypt
+
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    return totp_code_for_secret(decrypt(authenticator.data["secret"]), periods_ahead=periods_ahead)
+
+
+def totp_code_for_secret(secret: str, *, periods_ahead: int = 0) -> str:
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal import auth
+
+    counter = int(auth.time.time()) // app_settings.TOTP_PERIOD + periods_ahead
+    return auth.format_hotp_value(auth.hotp_value(secret, counter))
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(request):
+    """Every Django test starts with an empty Django cache: allauth's rate-limit counters and
+    used TOTP codes, the join-request throttle and API throttles live in Redis, which outlives
+    each test's database. Only the cache's keys go; the Celery broker's, in the same Redis
+    database, stay. Pure tests (hashing, Merkle trees, the verifier) need no Redis."""
+    if not uses_django(request):
+        return
     import redis
     from django.conf import settings
     from django.core.cache import cache
@@ -267,10 +307,13 @@ def staff(db):
 
 @pytest.fixture
 def token_for(db):
-    from portal.models import TokenScope
+    """Authorization headers with a new token of `user`: by default the widest scope their
+    role allows."""
+    from portal.permissions import max_token_scope
     from portal.services import create_api_token
 
-    def make(user, scope=TokenScope.PUBLISH) -> dict[str, str]:
+    def make(user, scope=None) -> dict[str, str]:
+        scope = scope or max_token_scope(user)
         _, raw = create_api_token(user=user, name="test", scope=scope)
         return {"Authorization": f"Bearer {raw}"}
 

@@ -42,6 +42,11 @@ class AuditAction(models.TextChoices):
     DRAFT_DELETED = "draft_deleted", "Draft deleted"
     OBJECT_REVOKED = "object_revoked", "Object revoked"
     TAXII_OBJECTS_DELETED = "taxii_objects_deleted", "Objects deleted from TAXII"
+    JOIN_REQUEST_DUPLICATE = "join_request_duplicate", "Join request from a known address"
+    JOIN_REQUEST_RENAMED = "join_request_renamed", "Join request name corrected"
+    SESSIONS_ENDED = "sessions_ended", "Member's sessions ended"
+    TOKEN_SCOPE_REDUCED = "token_scope_reduced", "API token narrowed to the role"
+    TRUST_GROUP_RETIRED = "trust_group_retired", "Trust group retired"
 
 
 class AuditEvent(models.Model):

@@ -31,7 +31,7 @@ PLATFORM_KEY_OWNER = "platform"
 
 def record(
     *,
-    action: str,
+    action: AuditAction,
     actor=None,
     organisation=None,
     target: str = "",

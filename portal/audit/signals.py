@@ -74,7 +74,7 @@ def on_authenticator_removed(sender, request, user, authenticator, **kwargs: Any
     _record_mfa(AuditAction.MFA_REMOVED, request, user, authenticator)
 
 
-def _record_mfa(action: str, request, user, authenticator) -> None:
+def _record_mfa(action: AuditAction, request, user, authenticator) -> None:
     record(
         action=action,
         actor=user,

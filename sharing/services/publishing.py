@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from portal import permissions
 from portal.audit import services as audit
+from portal.audit.models import AuditAction
 from portal.celery import fire_once_on_commit
 from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
@@ -145,7 +146,7 @@ def _store(
         publication.trust_groups.set(groups)
     provenance.record_lineages(lineages, publication=publication)
     audit.record(
-        action="publication_created",
+        action=AuditAction.PUBLICATION_CREATED,
         actor=acting_user,
         organisation=publication.organisation,
         target=f"publication:{publication.pk}",

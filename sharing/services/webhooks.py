@@ -31,6 +31,7 @@ from standardwebhooks import Webhook
 from ledger.signing import decrypt_secret, encrypt_secret
 from portal import permissions
 from portal.audit import services as audit
+from portal.audit.models import AuditAction
 from portal.models import User
 from sharing.models import (
     Publication,
@@ -84,7 +85,7 @@ def register_endpoint(
             created_by=acting_user,
         )
         audit.record(
-            action="webhook_registered",
+            action=AuditAction.WEBHOOK_REGISTERED,
             actor=acting_user,
             organisation=endpoint.organisation,
             target=f"webhook:{endpoint.pk}",
@@ -100,7 +101,7 @@ def remove_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
     )
     with transaction.atomic():
         audit.record(
-            action="webhook_removed",
+            action=AuditAction.WEBHOOK_REMOVED,
             actor=acting_user,
             organisation=endpoint.organisation,
             target=f"webhook:{endpoint.pk}",

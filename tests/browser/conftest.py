@@ -22,12 +22,12 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-def login(page: Page, live_server, user) -> None:
-    """Log `user` in through the login form with "pw-" + email (see tests/conftest), and
-    with the authenticator app's code when the portal asks for a second factor."""
+def login(page: Page, live_server, user, password: str | None = None) -> None:
+    """Log `user` in through the login form with `password` (by default "pw-" + email, see
+    tests/conftest), and with the authenticator app's code when the portal asks for it."""
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=login]", user.email)
-    page.fill("input[name=password]", "pw-" + user.email)
+    page.fill("input[name=password]", password or "pw-" + user.email)
     page.press("input[name=password]", "Enter")
     code = page.locator("input[name=code]")
     who = page.locator("header .who")

@@ -120,7 +120,7 @@ def test_another_organisation_opening_a_delivery_gets_a_not_found_page(
     login(page, live_server, charlie)
     response = page.goto(url)
     assert response.status == 404
-    expect(page.get_by_role("heading", level=1)).to_have_text("Not Found")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
     expect(page.locator("body")).not_to_contain_text("Spear-phishing against grid operators")
 
     # The organisation it was delivered to finds the same URL in its inbox.

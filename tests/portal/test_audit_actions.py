@@ -1,7 +1,5 @@
 """Actions of the sharing side write their audit rows in their own transaction."""
 
-from unittest import mock
-
 import pytest
 from django.contrib import admin
 
@@ -14,14 +12,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_publishing_records_the_publication(publisher, trust_group):
-    with mock.patch("sharing.tasks.seal_received.delay"):
-        publication = publishing.publish_bundle(
-            acting_user=publisher,
-            bundle=stix_samples.bundle(),
-            distribution="trust_groups",
-            tlp="amber",
-            trust_group_ids=[trust_group.id],
-        )
+    publication = publishing.publish_bundle(
+        acting_user=publisher,
+        bundle=stix_samples.bundle(),
+        distribution="trust_groups",
+        tlp="amber",
+        trust_group_ids=[trust_group.id],
+    )
     event = AuditEvent.objects.get(action="publication_created")
     assert event.actor == publisher and event.organisation == publisher.organisation
     assert event.target == f"publication:{publication.pk}"

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
 from portal.models import Invitation, Role, TokenScope, User
@@ -42,10 +43,33 @@ def test_a_reader_cannot_invite(client, bob):
     assert not Invitation.objects.exists()
 
 
-def test_inviting_an_existing_account_is_refused(client, alice, bob):
+def test_inviting_one_of_our_own_members_is_refused(client, alice, bob):
     response = invite(client, alice, email=bob.email)
     assert response.status_code == 400
-    assert "already has an account" in response.content.decode()
+    assert "already a member of Nordgrid Transmission" in response.content.decode()
+    assert not Invitation.objects.exists()
+
+
+def test_an_invitation_does_not_say_whether_an_address_belongs_to_another_tenant(
+    client, alice, charlie, django_capture_on_commit_callbacks
+):
+    """Inviting charlie (another organisation's admin) and a stranger look the same to alice;
+    charlie learns by email that his account cannot take the invitation."""
+    answers = []
+    for email in (charlie.email, "stranger@example.org"):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = invite(client, alice, email=email)
+        page = client.get(response["Location"]).content.decode()
+        flash = re.search(r'<p class="flash[^"]*">(.*?)</p>', page).group(1)
+        answers.append((response.status_code, response["Location"], flash.replace(email, "E")))
+    assert answers[0] == answers[1]
+    assert answers[0][2] == "E will get an email about joining Nordgrid Transmission."
+    assert Invitation.objects.count() == 2
+    to_charlie, to_stranger = mail.outbox
+    assert "already has an account" in to_charlie.body and "/invitations/" not in to_charlie.body
+    assert "/invitations/" in to_stranger.body
+    charlie.refresh_from_db()
+    assert charlie.organisation.name == "Elsewhere Power"
 
 
 def test_an_expired_invitation_cannot_be_used(client, alice, django_capture_on_commit_callbacks):
@@ -61,7 +85,7 @@ def test_a_revoked_invitation_cannot_be_used(client, alice, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         invite(client, alice)
     invitation = Invitation.objects.get()
-    client.post(f"/organisation/invitations/{invitation.id}/revoke/")
+    client.post(f"/organisation/invitations/{invitation.id}/revoke/", {"confirmed": "yes"})
     client.logout()
     response = client.post(
         f"/invitations/{token_of(mail.outbox[0])}/",
@@ -101,17 +125,43 @@ def test_another_organisation_cannot_revoke_an_invitation(
     assert Invitation.objects.get().revoked_at is None
 
 
-def test_an_org_admin_changes_a_role(client, alice, bob):
+def test_an_org_admin_changes_a_role_after_confirming(client, alice, bob):
     client.force_login(alice)
-    client.post(f"/organisation/members/{bob.id}/role/", {"role": Role.PUBLISHER})
+    question = client.post(f"/organisation/members/{bob.id}/role/", {"role": Role.PUBLISHER})
+    assert question.status_code == 200
+    assert f"Make {bob.email} publisher?" in question.content.decode()
+    bob.refresh_from_db()
+    assert bob.role == Role.READER  # nothing changed before the confirmation
+    response = client.post(
+        f"/organisation/members/{bob.id}/role/", {"role": Role.PUBLISHER, "confirmed": "yes"}
+    )
     bob.refresh_from_db()
     assert bob.role == Role.PUBLISHER
+    assert f"{bob.email} is now publisher." in client.get(response["Location"]).content.decode()
+
+
+def test_a_demoted_publisher_keeps_only_read_tokens(client, alice, publisher):
+    token, raw = create_api_token(user=publisher, name="ci", scope=TokenScope.PUBLISH)
+    client.force_login(alice)
+    client.post(
+        f"/organisation/members/{publisher.id}/role/", {"role": Role.READER, "confirmed": "yes"}
+    )
+    token.refresh_from_db()
+    assert token.scope == TokenScope.READ and token.revoked_at is None
+    client.logout()
+    response = client.post(
+        "/api/publications/",
+        {},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+    assert response.status_code == 403
 
 
 def test_the_last_org_admin_cannot_be_demoted_or_deactivated(client, alice, bob):
     client.force_login(alice)
-    client.post(f"/organisation/members/{alice.id}/role/", {"role": Role.READER})
-    client.post(f"/organisation/members/{alice.id}/active/", {"active": "0"})
+    client.post(f"/organisation/members/{alice.id}/role/", {"role": 10, "confirmed": "yes"})
+    client.post(f"/organisation/members/{alice.id}/active/", {"active": "0", "confirmed": "yes"})
     alice.refresh_from_db()
     assert alice.role == Role.ORG_ADMIN and alice.is_active
     page = client.get("/organisation/members/").content.decode()
@@ -146,8 +196,71 @@ def test_a_deactivated_member_loses_sessions_and_tokens_at_once(client, alice, b
     assert client.get("/api/inbox/", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
 
     client.force_login(alice)
-    client.post(f"/organisation/members/{bob.id}/active/", {"active": "0"})
+    client.post(f"/organisation/members/{bob.id}/active/", {"active": "0", "confirmed": "yes"})
 
     assert bobs_browser.get("/inbox/").status_code == 302  # back to the login page
     client.logout()
     assert client.get("/api/inbox/", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+
+
+def test_an_org_admin_sees_each_members_protection_and_activity(
+    client, alice, bob, publisher, django_assert_num_queries
+):
+    create_api_token(user=publisher, name="pipeline", scope=TokenScope.PUBLISH)
+    bobs_browser = Client()
+    bobs_browser.post("/accounts/login/", {"login": bob.email, "password": "pw-" + bob.email})
+    client.force_login(alice)
+    client.get("/organisation/members/")  # warm the session and the sessions list
+    with django_assert_num_queries(13):
+        page = client.get("/organisation/members/").content.decode()
+    row_of = {
+        m: page[page.index(f'<td data-label="Email">{m.email}') :][:2500] for m in (bob, publisher)
+    }
+    assert "enrolled" in row_of[publisher] and "pipeline" in row_of[publisher]
+    assert "none" in row_of[bob] and "UTC" in row_of[bob]  # last login, labelled
+    assert 'data-label="Sessions">1' in row_of[bob]
+
+
+def test_a_reader_sees_no_ones_tokens_or_sessions(client, bob, publisher):
+    create_api_token(user=publisher, name="pipeline", scope=TokenScope.PUBLISH)
+    client.force_login(bob)
+    page = client.get("/organisation/members/").content.decode()
+    assert publisher.email in page and "pipeline" not in page and "Sessions" not in page
+
+
+def test_an_org_admin_revokes_a_members_tokens_and_ends_their_sessions(client, alice, bob):
+    _, raw = create_api_token(user=bob, name="ci", scope=TokenScope.READ)
+    bobs_browser = Client()
+    bobs_browser.post("/accounts/login/", {"login": bob.email, "password": "pw-" + bob.email})
+    assert bobs_browser.get("/inbox/").status_code == 200
+    client.force_login(alice)
+    client.post(f"/organisation/members/{bob.id}/tokens/revoke/", {"confirmed": "yes"})
+    response = client.post(f"/organisation/members/{bob.id}/sessions/end/", {"confirmed": "yes"})
+    assert (
+        f"The sessions of {bob.email} are ended."
+        in client.get(response["Location"]).content.decode()
+    )
+    assert bobs_browser.get("/inbox/").status_code == 302
+    assert (
+        Client().get("/api/inbox/", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+    )
+
+
+def test_another_organisation_cannot_revoke_our_tokens_or_sessions(client, charlie, bob):
+    token, _ = create_api_token(user=bob, name="ci", scope=TokenScope.READ)
+    client.force_login(charlie)
+    assert (
+        client.post(
+            f"/organisation/members/{bob.id}/tokens/revoke/", {"confirmed": "yes"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/organisation/members/{bob.id}/sessions/end/", {"confirmed": "yes"}
+        ).status_code
+        == 404
+    )
+    assert client.post(f"/tokens/{token.id}/revoke/", {"confirmed": "yes"}).status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None

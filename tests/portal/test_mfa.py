@@ -7,12 +7,13 @@ import pytest
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
+from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 from django.contrib.auth import SESSION_KEY
+from django.core.exceptions import ValidationError
 
-from portal.models import Role, User
+from portal.models import Role, TokenScope, User
 from portal.services import create_member
-from tests.conftest import totp_code
+from tests.conftest import totp_code, totp_code_for_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +37,7 @@ def log_in(client, user: User):
 
 
 def current_code(secret: str) -> str:
-    import time
-
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    return totp_code_for_secret(secret)
 
 
 @pytest.fixture
@@ -50,19 +49,29 @@ def newcomer(nordgrid):
 # --- Enrolment is required of publishers and admins --------------------------------------
 
 
-def confirm_password(client, user: User, next_url: str) -> None:
-    """allauth asks for the password again before a second factor is added or removed."""
-    response = client.get(next_url)
-    assert response["Location"] == f"{REAUTHENTICATE}?next={quote(next_url, safe='')}"
-    response = client.post(response["Location"], {"password": "pw-" + user.email})
-    assert response["Location"] == next_url
+def test_after_a_password_login_enrolment_does_not_ask_for_the_password_again(
+    client, newcomer, settings
+):
+    log_in(client, newcomer)
+    assert client.get(ENROL).status_code == 200
+    # Once the confirmation window has passed, allauth asks again, as it should.
+    settings.ACCOUNT_REAUTHENTICATION_TIMEOUT = 0
+    response = client.get(ENROL)
+    assert response["Location"] == f"{REAUTHENTICATE}?next={quote(ENROL, safe='')}"
+
+
+def test_a_session_not_made_by_a_password_login_is_asked_for_it(client, newcomer):
+    client.force_login(newcomer)
+    response = client.get(ENROL)
+    assert response["Location"] == f"{REAUTHENTICATE}?next={quote(ENROL, safe='')}"
+    response = client.post(response["Location"], {"password": "pw-" + newcomer.email})
+    assert response["Location"] == ENROL
 
 
 def test_a_publisher_without_mfa_is_sent_to_enrolment_and_then_publishes(client, newcomer):
     log_in(client, newcomer)
     response = client.get("/publish/")
     assert response.status_code == 302 and response["Location"] == ENROL
-    confirm_password(client, newcomer, ENROL)
     page = client.get(ENROL).content.decode()
     assert "Publishers and administrators must protect their account" in page
     assert 'src="data:image/svg+xml;base64,' in page  # the QR code, allowed by the CSP
@@ -71,13 +80,14 @@ def test_a_publisher_without_mfa_is_sent_to_enrolment_and_then_publishes(client,
     response = client.post(ENROL, {"code": current_code(secret)})
     assert response.status_code == 302
     assert response["Location"] == "/accounts/2fa/recovery-codes/"  # shown once, right away
+    codes_page = client.get(response["Location"]).content.decode()
+    assert 'id="continue-after-enrolment" href="/publish/"' in codes_page  # back where they were
     assert Authenticator.objects.filter(user=newcomer).count() == 2  # TOTP + recovery codes
     assert client.get("/publish/").status_code == 200
 
 
 def test_a_wrong_code_does_not_activate_the_authenticator(client, newcomer):
     log_in(client, newcomer)
-    confirm_password(client, newcomer, ENROL)
     client.get(ENROL)
     good = current_code(client.session[SECRET_SESSION_KEY])
     wrong = "000000" if good != "000000" else "111111"
@@ -153,8 +163,25 @@ def test_without_mfa_the_account_public_and_api_pages_stay_reachable(
         assert response["Location"] != ENROL
 
 
-def test_the_api_is_left_to_its_tokens(client, newcomer, token_for):
-    response = client.get("/api/inbox/", headers=token_for(newcomer))
+def test_the_session_api_follows_the_same_rule_as_the_pages(client, newcomer, trust_group):
+    """A publisher without a second factor cannot publish with the session cookie alone."""
+    from sharing.models import Publication
+
+    client.force_login(newcomer)
+    body = {"bundle": {"type": "bundle"}, "distribution": "organisation", "tlp": "green"}
+    response = client.post("/api/publications/", body, content_type="application/json")
+    assert response.status_code == 403
+    assert "second factor" in response.json()["errors"][0]
+    assert client.get("/api/inbox/").status_code == 403
+    assert client.post("/api/webhooks/", {"url": "https://x.example/h"}).status_code == 403
+    assert not Publication.objects.exists()
+
+
+def test_without_a_second_factor_only_read_tokens_can_be_made(client, newcomer, token_for):
+    client.force_login(newcomer)
+    with pytest.raises(ValidationError, match="second factor"):
+        token_for(newcomer, scope=TokenScope.PUBLISH)
+    response = client.get("/api/inbox/", headers=token_for(newcomer, scope=TokenScope.READ))
     assert response.status_code == 200
 
 
@@ -228,3 +255,20 @@ def test_recovery_codes_work_once(client, publisher):
 def test_a_reader_without_mfa_logs_in_with_the_password_alone(client, bob):
     response = log_in(client, bob)
     assert response["Location"] == "/" and client.session[SESSION_KEY] == str(bob.pk)
+
+
+def test_the_code_prompt_says_log_in_and_offers_a_security_key_only_to_its_owners(
+    client, publisher
+):
+    log_in(client, publisher)
+    page = client.get(AUTHENTICATE).content.decode()
+    assert "Log in" in page and "Sign In" not in page
+    assert "Use a security key" not in page
+
+
+def test_a_security_key_is_recognised(publisher):
+    from portal.templatetags.portal_tags import has_security_key
+
+    assert not has_security_key(publisher)
+    Authenticator.objects.create(user=publisher, type=Authenticator.Type.WEBAUTHN, data={})
+    assert has_security_key(publisher)

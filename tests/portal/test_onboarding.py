@@ -32,8 +32,8 @@ def submit(client, **changes):
 
 def test_anyone_can_ask_to_join(client):
     response = submit(client)
-    assert response.status_code == 200
-    assert b"Request sent" in response.content
+    assert response.status_code == 302 and response["Location"] == "/join/sent/"
+    assert b"We will contact you" in client.get(response["Location"]).content
     request = JoinRequest.objects.get()
     assert request.country == "LT" and request.state == "pending"
 
@@ -54,18 +54,50 @@ def test_a_malformed_request_is_refused_with_a_clear_error(client, changes, mess
     assert not JoinRequest.objects.exists()
 
 
-def test_a_duplicate_request_is_refused(client):
-    submit(client)
-    response = submit(client, contact_email="other@balticwind.example")
-    assert response.status_code == 400
-    assert "already waiting for review" in response.content.decode()
+def test_a_second_request_from_the_same_address_is_answered_alike_and_by_email(
+    client, mailbox, django_capture_on_commit_callbacks
+):
+    first = submit(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = submit(client, organisation_name="Another name")
+    assert (second.status_code, second["Location"]) == (first.status_code, first["Location"])
     assert JoinRequest.objects.count() == 1
+    assert mailbox[-1].to == [REQUEST["contact_email"]]
+    assert "already waiting for review" in mailbox[-1].body
 
 
-def test_an_existing_member_organisation_cannot_ask_again(client, nordgrid):
-    response = submit(client, organisation_name="nordgrid transmission")
-    assert response.status_code == 400
-    assert "already a member of the community" in response.content.decode()
+def test_join_does_not_reveal_accounts_or_member_organisations(
+    client, nordgrid, bob, mailbox, django_capture_on_commit_callbacks
+):
+    """A known address, a member organisation's name and a newcomer get the same answer."""
+    answers = []
+    for changes in (
+        {"contact_email": bob.email},
+        {"organisation_name": "nordgrid transmission", "contact_email": "new@nordgrid.example"},
+        {"organisation_name": "Fresh Energy", "contact_email": "x@fresh.example"},
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = submit(client, **changes)
+        answers.append((response.status_code, response["Location"]))
+    assert answers == [(302, "/join/sent/")] * 3
+    # bob is told by email; no second account request is stored for him.
+    assert not JoinRequest.objects.filter(contact_email=bob.email).exists()
+    assert [m.to for m in mailbox] == [[bob.email]]
+    assert "already has an account" in mailbox[0].body
+
+
+def test_an_admin_sees_that_a_requested_name_is_taken_and_corrects_it(client, nordgrid, staff):
+    submit(client, organisation_name="Nordgrid Transmission")
+    request = JoinRequest.objects.get()
+    client.force_login(staff)
+    page = client.get(f"/staff/join-requests/{request.id}/").content.decode()
+    assert "is already a member: correct the name" in page
+    client.post(
+        f"/staff/join-requests/{request.id}/",
+        {"decision": "rename", "organisation_name": "Nordgrid Distribution"},
+    )
+    client.post(f"/staff/join-requests/{request.id}/", {"decision": "approve"})
+    assert Organisation.objects.filter(name="Nordgrid Distribution").exists()
 
 
 def test_requests_are_throttled_per_address(client, settings):
@@ -75,10 +107,18 @@ def test_requests_are_throttled_per_address(client, settings):
     cache.clear()
     submit(client)
     response = submit(client, organisation_name="Another Org", contact_email="x@another.example")
-    assert response.status_code == 400
+    assert response.status_code == 429
     assert "Too many requests" in response.content.decode()
     assert JoinRequest.objects.count() == 1
-    cache.clear()
+
+
+def test_the_throttle_counts_every_attempt_even_invalid_ones(client, settings):
+    settings.JOIN_REQUESTS_PER_HOUR = 3
+    for _ in range(3):
+        assert submit(client, contact_email="not-an-email").status_code == 400
+    response = submit(client)  # valid, but the address used up its attempts probing
+    assert response.status_code == 429
+    assert not JoinRequest.objects.exists()
 
 
 def test_approval_creates_the_organisation_and_invites_its_contact(

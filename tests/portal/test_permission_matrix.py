@@ -59,6 +59,7 @@ AUDIT = {"outsider": 200, "staff": 200, "reader": 403, "publisher": 403, "admin"
 ROUTES: dict[str, Rule] = {
     # Public pages
     "join": Rule(web(anonymous=200, **ALL_MEMBERS)),
+    "join-sent": Rule(web(anonymous=200, **ALL_MEMBERS)),
     "accept-invitation": Rule(
         web(anonymous=200, **ALL_MEMBERS), kwargs=lambda o: {"token": o["invitation_token"]}
     ),
@@ -104,18 +105,31 @@ ROUTES: dict[str, Rule] = {
         web(**OWNER_ADMIN_ACTION),
         method="post",
         kwargs=lambda o: {"member_id": o["bob"].id},
-        data={"role": 20},
+        data={"role": 20, "confirmed": "yes"},
     ),
     "member-active": Rule(
         web(**OWNER_ADMIN_ACTION),
         method="post",
         kwargs=lambda o: {"member_id": o["bob"].id},
-        data={"active": "0"},
+        data={"active": "0", "confirmed": "yes"},
+    ),
+    "member-tokens-revoke": Rule(
+        web(**OWNER_ADMIN_ACTION),
+        method="post",
+        kwargs=lambda o: {"member_id": o["bob"].id},
+        data={"confirmed": "yes"},
+    ),
+    "member-sessions-end": Rule(
+        web(**OWNER_ADMIN_ACTION),
+        method="post",
+        kwargs=lambda o: {"member_id": o["bob"].id},
+        data={"confirmed": "yes"},
     ),
     "invitation-revoke": Rule(
         web(**OWNER_ADMIN_ACTION),
         method="post",
         kwargs=lambda o: {"invitation_id": o["invitation"].id},
+        data={"confirmed": "yes"},
     ),
     "trust-group": Rule(
         web(**{**OWNER_ONLY, "staff": 200}), kwargs=lambda o: {"group_id": o["group"].id}
@@ -129,6 +143,7 @@ ROUTES: dict[str, Rule] = {
         web(outsider=404, staff=404, reader=404, publisher=404, admin=DONE),
         method="post",
         kwargs=lambda o: {"token_id": o["token"].id},
+        data={"confirmed": "yes"},
     ),
     # Authoring: the organisation's publishers and admins only
     "drafts": Rule(web(**AUTHORS)),
@@ -166,6 +181,7 @@ ROUTES: dict[str, Rule] = {
     ),
     # Platform admins only
     "join-requests": Rule(web(**STAFF_ONLY)),
+    "pipeline-overview": Rule(web(**STAFF_ONLY)),
     "join-request": Rule(
         web(**{**dict.fromkeys(STAFF_ONLY, 404), "staff": 200}),
         kwargs=lambda o: {"join_request_id": o["join_request"].id},
@@ -262,7 +278,7 @@ def test_every_route_is_classified():
 
 @pytest.fixture
 def world(db, nordgrid, alice, publisher, bob, charlie, trust_group, staff):
-    from portal.services import _send_invitation
+    from portal.services.members import send_invitation
 
     other_group = TrustGroup.objects.create(name="Somewhere else")
     publication = Publication.objects.create(
@@ -271,7 +287,7 @@ def world(db, nordgrid, alice, publisher, bob, charlie, trust_group, staff):
     item = PublishedObject.objects.create(
         publication=publication, stix_id="indicator--1", stix_type="indicator", body={}, receipt={}
     )
-    invitation, raw = _send_invitation(
+    invitation, raw = send_invitation(
         organisation=nordgrid, email="new@nordgrid.example", role=10, invited_by=alice
     )
     token, _ = create_api_token(user=alice, name="t", scope="read")

@@ -266,10 +266,9 @@ def test_a_bundle_file_can_be_uploaded_instead_of_pasted(client, trust_group, pu
     upload = SimpleUploadedFile(
         "bundle.json", json.dumps(stix_samples.bundle()).encode(), "application/json"
     )
-    with mock.patch("sharing.tasks.seal_received.delay"):
-        response = client.post(
-            "/publish/", publish_form(trust_group, bundle_text="", bundle_file=upload)
-        )
+    response = client.post(
+        "/publish/", publish_form(trust_group, bundle_text="", bundle_file=upload)
+    )
     assert response.status_code == 302
     assert Publication.objects.get().items.count() == 2
 

@@ -160,7 +160,7 @@ def test_a_revoked_token_gets_401(client, publisher):
     from portal.services import create_api_token, revoke_api_token
 
     token, raw = create_api_token(user=publisher, name="x", scope=TokenScope.PUBLISH)
-    revoke_api_token(token=token)
+    revoke_api_token(token=token, acting_user=publisher)
     response = post(client, {"Authorization": f"Bearer {raw}"}, envelope(stix_samples.bundle()))
     assert response.status_code == 401
     assert_nothing_stored()
