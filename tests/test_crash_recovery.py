@@ -81,10 +81,12 @@ def test_a_killed_worker_and_lost_tasks_delay_work_and_lose_nothing(
     )
     try:
         wait_until(
+            # In pipeline order: once every publication is delivered no new delivery or
+            # message appears, so the later checks cannot miss rows created meanwhile.
             lambda: (
-                not Delivery.objects.filter(verification="pending").exists()
+                not Publication.objects.exclude(state="delivered").exists()
+                and not Delivery.objects.filter(verification="pending").exists()
                 and not WebhookMessage.objects.filter(state="pending").exists()
-                and not Publication.objects.exclude(state="delivered").exists()
             ),
             timeout=120,
             what="the sweeper to finish the pipeline",

@@ -84,7 +84,14 @@ def test_taxii_clients_publish_read_and_verify_through_the_portal(
     assert (status.total_count, status.success_count, status.failure_count) == (2, 2, 0)
     assert {s["id"] for s in status.successes} == {indicator["id"], report["id"]}
 
-    # Alpine reads with filters, and page by page.
+    # Alpine reads with filters, and page by page: the objects as published, stamped with
+    # Nordgrid's identity and the TLP marking.
+    from sharing.models import PublishedObject
+
+    indicator, report = (
+        PublishedObject.objects.get(stix_id=obj["id"]).body for obj in (indicator, report)
+    )
+    assert indicator["created_by_ref"] == report["created_by_ref"]
     group = theirs[group_alias]
     assert group.get_objects(type="indicator")["objects"] == [indicator]
     assert group.get_objects(id=report["id"], version="last")["objects"] == [report]

@@ -281,12 +281,12 @@ def test_the_manifest_describes_each_object(three, taxii_as, charlie):
 def test_one_object_is_its_last_version_and_links_its_receipt(versions, taxii_as, charlie):
     v1, _, v3 = versions
     response = taxii_as(charlie).get(community(charlie) + f"objects/{v1['id']}/")
-    assert response.json()["objects"] == [v3]
+    assert response.json()["objects"] == [delivered(v3)]
     assert response["Link"] == (
         f'<http://testserver{community(charlie)}receipts/{v1["id"]}/>; rel="receipts"'
     )
     url = community(charlie) + f"objects/{v1['id']}/?match[version]=first"
-    assert taxii_as(charlie).get(url).json()["objects"] == [v1]
+    assert taxii_as(charlie).get(url).json()["objects"] == [delivered(v1)]
 
 
 def test_an_object_not_in_the_collection_is_not_found(three, taxii_as, charlie):
@@ -331,3 +331,12 @@ def test_the_date_added_is_the_delivery_time(publisher, taxii_as, charlie):
     deliver(publication, at=T0 + timedelta(hours=3))
     response = taxii_as(charlie).get(community(charlie) + "manifest/")
     assert {o["date_added"] for o in response.json()["objects"]} == {"2026-11-20T12:00:00.000000Z"}
+
+
+def delivered(obj: dict) -> dict:
+    """The object as the portal stored and serves it: with its publisher's `created_by_ref`
+    and the publication's TLP marking (sharing.services.provenance)."""
+    from sharing.models import PublishedObject
+    from sharing.stix import object_version
+
+    return PublishedObject.objects.get(stix_id=obj["id"], version=object_version(obj)).body

@@ -53,7 +53,8 @@ def test_an_envelope_becomes_a_publication_to_the_collections_audience(
     assert publication.distribution == "trust_groups"
     assert list(publication.trust_groups.all()) == [trust_group]
     assert publication.tlp == "amber"  # unmarked: TAXII_DEFAULT_TLP
-    assert [o.body for o in publication.items.all()] == [indicator]
+    assert [o.body for o in publication.items.all()] == [delivered(indicator)]
+    assert publication.items.get().body["created_by_ref"] == publisher.organisation.stix_identity_id
     assert AuditEvent.objects.filter(action="publication_created").count() == 1
     assert len(callbacks) == 1  # the seal task, on commit
 
@@ -231,7 +232,8 @@ def test_the_publisher_deletes_one_version(published, taxii_as, publisher, charl
     response = taxii_as(publisher).delete(url + f"?match[version]={v2['modified']}")
     assert response.status_code == 200
     # The earlier version is now the last one.
-    assert taxii_as(charlie).get(objects_url(charlie) + f"{v1['id']}/").json()["objects"] == [v1]
+    served = taxii_as(charlie).get(objects_url(charlie) + f"{v1['id']}/").json()["objects"]
+    assert served == [delivered(v1)]
     event = AuditEvent.objects.get(action="taxii_objects_deleted")
     assert event.detail == {"objects": [f"{v1['id']}@{v2['modified']}"]}
     assert PublishedObject.objects.count() == 2  # the ledger keeps both
@@ -260,3 +262,12 @@ def test_only_the_publishing_organisation_deletes(published, taxii_as, charlie, 
 def test_deleting_an_unknown_object_is_not_found(published, taxii_as, publisher):
     response = taxii_as(publisher).delete(objects_url(publisher) + "indicator--nope/")
     assert response.status_code == 404
+
+
+def delivered(obj: dict) -> dict:
+    """The object as the portal stored and serves it: with its publisher's `created_by_ref`
+    and the publication's TLP marking (sharing.services.provenance)."""
+    from sharing.models import PublishedObject
+    from sharing.stix import object_version
+
+    return PublishedObject.objects.get(stix_id=obj["id"], version=object_version(obj)).body
