@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Iterable
 from typing import Any
 
+from ledger.pinning import trust_root_document
 from sharing.models import PublishedObject
 
 # A fixed namespace so the same publication always downloads as the same bundle id.
@@ -19,10 +20,13 @@ VERIFY_NOTE = """\
 
 Check it without trusting the portal that served it:
 
-    python -m ledger.verify {object_file} {receipt_file} --rpc-url URL_OF_A_CHAIN_NODE
+    python -m ledger.verify {object_file} {receipt_file} \
+        --trust-root trust-root.json --rpc-url URL_OF_A_CHAIN_NODE
 
-Pin the publisher's signing key with --key-id {key_id}
-and the anchoring contract with --contract {contract} (see docs/receipts.md).
+trust-root.json is the portal's trust root as of this download: the chain, the anchor contract
+{contract}, its anchoring accounts and the organisations' signing keys (the publisher's is
+{key_id}). Compare it with the one other members hold, or obtain it out of band, before you
+rely on it (see docs/receipts.md).
 """
 
 
@@ -71,4 +75,10 @@ def object_with_receipt(obj: PublishedObject) -> bytes:
         archive.writestr(object_file, json.dumps(obj.body, indent=2, ensure_ascii=False))
         archive.writestr(receipt_file, json.dumps(obj.receipt, indent=2))
         archive.writestr("VERIFY.txt", note)
+        archive.writestr("trust-root.json", json.dumps(_trust_root(obj.receipt), indent=2))
     return buffer.getvalue()
+
+
+def _trust_root(receipt: dict[str, Any]) -> dict[str, Any]:
+    anchor = receipt.get("anchor", {})
+    return trust_root_document(contract=anchor["contract"], chain_id=anchor["chain_id"])

@@ -26,10 +26,12 @@ else:
     raise SystemExit("django is importable: the test would prove nothing")
 
 from ledger.verify import verify_item
-from tests.ledger.test_verify import anchored, seal_in_log
+from tests.ledger.test_verify import anchored, pinning, seal_in_log
 
 sealed = seal_in_log()
-checks = verify_item(sealed.obj, sealed.receipt, chain=anchored(sealed))
+checks = verify_item(
+    sealed.obj, sealed.receipt, chain=anchored(sealed), trust_root=pinning(sealed)
+)
 failed = [check.name for check in checks if not check.ok]
 print("verified" if not failed else f"failed: {failed}")
 print(sorted(name for name in sys.modules if name.split(".")[0] == "django"))

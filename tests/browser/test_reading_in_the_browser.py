@@ -2,6 +2,7 @@
 follows its relationship to the malware, downloads the indicator with its receipt, and the
 project's verifier, run as a separate program, accepts the download."""
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -71,13 +72,19 @@ def test_a_reader_finds_follows_downloads_and_verifies(
         archive.extractall(tmp_path / "download")
     folder = tmp_path / "download"
     object_file = next(
-        p for p in folder.iterdir() if p.name.endswith(".json") and "receipt" not in p.name
+        p
+        for p in folder.iterdir()
+        if p.name.endswith(".json") and "receipt" not in p.name and p.name != "trust-root.json"
     )
     receipt_file = next(folder.glob("*.receipt.json"))
 
+    # The downloaded trust root pins the publisher's key and the contract.
     key_id = SigningKey.objects.get(owner=publisher.organisation.stix_identity_id).key_id
+    trust_root = json.loads((folder / "trust-root.json").read_text())
+    assert chain.address.lower() in json.dumps(trust_root).lower()
+    assert key_id in json.dumps(trust_root)
     command = [sys.executable, "-m", "ledger.verify", str(object_file), str(receipt_file)]
-    command += ["--rpc-url", anvil.url, "--key-id", key_id, "--contract", chain.address]
+    command += ["--rpc-url", anvil.url, "--trust-root", str(folder / "trust-root.json")]
     verified = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.rstrip().endswith("\nVERIFIED")

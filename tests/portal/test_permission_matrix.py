@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from ledger.models import Deployment
 from portal.models import TrustGroup, TrustGroupJoinRequest
+from portal.permissions import max_token_scope
 from portal.services import create_api_token
 from sharing.models import Delivery, Publication, PublishedObject, WebhookEndpoint
 
@@ -356,7 +357,8 @@ def test_the_route_answers_as_the_matrix_says(client, world, name, actor):
     if rule.taxii:
         headers["Accept"] = "application/taxii+json;version=2.1"
         if actor != "anonymous":
-            _, raw = create_api_token(user=world["users"][actor], name="m", scope="publish")
+            user = world["users"][actor]
+            _, raw = create_api_token(user=user, name="m", scope=max_token_scope(user))
             headers["Authorization"] = f"Bearer {raw}"
     elif actor != "anonymous":
         client.force_login(world["users"][actor])

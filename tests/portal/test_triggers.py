@@ -9,6 +9,13 @@ from portal.celery import fire, fire_once, started
 from sharing import tasks
 
 
+@pytest.fixture(autouse=True)
+def no_queued_marks():
+    """Marks live in the cache, which outlives a test that touches no database."""
+    for task in (tasks.seal_received, tasks.deliver_anchored, tasks.verify_deliveries):
+        started(task)
+
+
 def test_a_burst_queues_one_run_until_it_starts():
     with mock.patch.object(tasks.seal_received, "delay") as delay:
         assert fire_once(tasks.seal_received)

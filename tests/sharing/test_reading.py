@@ -208,8 +208,10 @@ def test_the_object_downloads_with_its_receipt_as_a_zip(shared, alpine_admin):
     assert response["Content-Disposition"] == f'attachment; filename="{stem}.zip"'
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert sorted(archive.namelist()) == sorted(
-        [f"{stem}.json", f"{stem}.receipt.json", "VERIFY.txt"]
+        [f"{stem}.json", f"{stem}.receipt.json", "VERIFY.txt", "trust-root.json"]
     )
+    trust_root = json.loads(archive.read("trust-root.json"))
+    assert json.dumps(FAKE_RECEIPT["anchor"]["contract"]) in json.dumps(trust_root)
     assert json.loads(archive.read(f"{stem}.json")) == obj.body
     assert json.loads(archive.read(f"{stem}.receipt.json")) == FAKE_RECEIPT
     assert "python -m ledger.verify" in archive.read("VERIFY.txt").decode()

@@ -61,7 +61,7 @@ def test_collection_ids_are_the_same_for_every_member_of_a_group(
         ("alice", TokenScope.PUBLISH, True),
         ("publisher", TokenScope.PUBLISH, True),
         ("publisher", TokenScope.READ, False),
-        ("bob", TokenScope.PUBLISH, False),
+        ("bob", TokenScope.READ, False),  # a reader cannot hold a publish token at all
     ],
 )
 def test_can_write_follows_the_role_and_the_token_scope(

@@ -133,7 +133,7 @@ def test_another_organisations_status_is_not_found(taxii_as, publisher, charlie)
 
 
 @pytest.mark.parametrize(
-    ("who", "scope"), [("bob", TokenScope.PUBLISH), ("publisher", TokenScope.READ)]
+    ("who", "scope"), [("bob", TokenScope.READ), ("publisher", TokenScope.READ)]
 )
 def test_readers_and_read_tokens_cannot_write(request, taxii_as, who, scope):
     user = request.getfixturevalue(who)
