@@ -75,10 +75,16 @@ def object_with_receipt(obj: PublishedObject) -> bytes:
         archive.writestr(object_file, json.dumps(obj.body, indent=2, ensure_ascii=False))
         archive.writestr(receipt_file, json.dumps(obj.receipt, indent=2))
         archive.writestr("VERIFY.txt", note)
-        archive.writestr("trust-root.json", json.dumps(_trust_root(obj.receipt), indent=2))
+        trust_root = _trust_root(obj.receipt)
+        if trust_root is not None:
+            archive.writestr("trust-root.json", json.dumps(trust_root, indent=2))
     return buffer.getvalue()
 
 
-def _trust_root(receipt: dict[str, Any]) -> dict[str, Any]:
-    anchor = receipt.get("anchor", {})
+def _trust_root(receipt: dict[str, Any]) -> dict[str, Any] | None:
+    """The portal's trust root for the receipt's contract and chain (None if the receipt names
+    neither, which no receipt the portal issues does)."""
+    anchor = receipt.get("anchor") or {}
+    if not (anchor.get("contract") and anchor.get("chain_id")):
+        return None
     return trust_root_document(contract=anchor["contract"], chain_id=anchor["chain_id"])

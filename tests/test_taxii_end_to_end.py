@@ -114,12 +114,21 @@ def test_taxii_clients_publish_read_and_verify_through_the_portal(
     key = SigningKey.objects.get(owner=publisher.organisation.stix_identity_id)
     fetched = group.get_object(indicator["id"])["objects"][0]
     receipt = receipts[0]["receipt"]
-    verified = verify(tmp_path, fetched, receipt, "--rpc-url", anvil.url, "--key-id", key.key_id)
+    # Pinned by the portal's trust root (a consumer compares it with other members' copies).
+    from ledger.pinning import trust_root_document
+
+    anchor = receipt["anchor"]
+    trust_root = trust_root_document(contract=anchor["contract"], chain_id=anchor["chain_id"])
+    assert key.key_id in json.dumps(trust_root)
+    (tmp_path / "trust-root.json").write_text(json.dumps(trust_root))
+    pinned = ["--rpc-url", anvil.url, "--trust-root", str(tmp_path / "trust-root.json")]
+    verified = verify(tmp_path, fetched, receipt, *pinned)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "NOT VERIFIED" not in verified.stdout and "VERIFIED" in verified.stdout
     tampered = {**fetched, "name": "something else"}
-    refused = verify(tmp_path, tampered, receipt, "--rpc-url", anvil.url, "--key-id", key.key_id)
-    assert refused.returncode == 1 and "FAIL canonical_hash" in refused.stdout
+    refused = verify(tmp_path, tampered, receipt, *pinned)
+    # A version 2 receipt carries no unsalted hash: the salted leaf no longer matches.
+    assert refused.returncode == 1 and "FAIL leaf" in refused.stdout
 
     # An organisation outside the group: not in its list, and 404 when it names it.
     assert [c.alias for c in outsider.default.collections] == ["organisation", "community"]

@@ -23,11 +23,26 @@ def publish(user, bundle=None, **fields):
     )
 
 
+def anchor_all(timeout: float = 120) -> None:
+    """Anchor every sealed entry in this process. `anchor_pending` leaves the work to the
+    current sender when another process holds the sender lock (the session's Celery worker may,
+    for a while after an end-to-end test): wait for the lock rather than fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        ledger_services.anchor_pending()
+        if not Entry.objects.exclude(state=EntryState.ANCHORED).exists():
+            return
+        assert time.monotonic() < deadline, "entries stayed unanchored: is a sender stuck?"
+        time.sleep(0.2)
+
+
 def run_pipeline(publication: Publication) -> Publication:
     """Seal, anchor and deliver in this process (the tasks' on-commit triggers never run
     inside a test's transaction)."""
     assert pipeline.seal_received() == 1
-    ledger_services.anchor_pending()
+    anchor_all()
     assert pipeline.deliver_anchored()[0] == 1
     publication.refresh_from_db()
     return publication
