@@ -103,16 +103,9 @@ def deliver_anchored(*, limit: int | None = None) -> tuple[int, list[int]]:
 
     Returns how many publications were delivered and the ids of the new webhook messages.
     """
-    unanchored = PublishedObject.objects.filter(publication=OuterRef("pk")).exclude(
-        entry__state=EntryState.ANCHORED
-    )
     with transaction.atomic():
         publications = list(
-            _claimable(
-                Publication.objects.filter(
-                    state__in=[PublicationState.SEALED, PublicationState.ANCHORED]
-                ).filter(~Exists(unanchored))
-            )
+            _claimable(_deliverable())
             .order_by("id")
             .only("id", "organisation_id", "distribution")[: limit or batch_size()]
         )
@@ -283,6 +276,17 @@ def _verify(deliveries: list[Delivery]) -> dict[int, str]:
 # --- Helpers and the sweeper -------------------------------------------------------------
 
 
+def _deliverable() -> QuerySet[Publication]:
+    """Sealed publications whose objects are all anchored (`anchored`: the state of earlier
+    versions of the pipeline, delivered the same way)."""
+    unanchored = PublishedObject.objects.filter(publication=OuterRef("pk")).exclude(
+        entry__state=EntryState.ANCHORED
+    )
+    return Publication.objects.filter(
+        state__in=[PublicationState.SEALED, PublicationState.ANCHORED]
+    ).filter(~Exists(unanchored))
+
+
 def _claimable(queryset: QuerySet) -> QuerySet:
     """Lock the rows this run takes, skipping rows another run holds; never joined rows."""
     return queryset.select_for_update(skip_locked=True, of=("self",))
@@ -299,26 +303,19 @@ SWEEP_BATCH = 1000
 
 def sweep() -> dict[str, list[int] | bool]:
     """Find work that no task came for. Returns, per stage, whether it has stuck rows (batch
-    stages) or which rows to re-drive (webhook messages, one task each); the caller fires.
+    stages) or which rows to re-drive (webhook messages, sent in batches); the caller fires.
 
     A re-driven webhook message is touched, so under a backlog it is fired again only after
     another SWEEP_STUCK_AFTER_SECONDS: duplicates stay few, and harmless since every step
     claims its rows by state.
     """
     stuck_before = timezone.now() - timedelta(seconds=settings.SWEEP_STUCK_AFTER_SECONDS)
-    unanchored = PublishedObject.objects.filter(publication=OuterRef("pk")).exclude(
-        entry__state=EntryState.ANCHORED
-    )
     return {
         "sealing": Publication.objects.filter(
             state=PublicationState.RECEIVED, state_changed_at__lt=stuck_before
         ).exists(),
         "anchoring": ledger_selectors.has_unanchored_entries(),
-        "delivering": Publication.objects.filter(
-            state__in=[PublicationState.SEALED, PublicationState.ANCHORED]
-        )
-        .filter(~Exists(unanchored))
-        .exists(),
+        "delivering": _deliverable().exists(),
         "verifying": Delivery.objects.filter(
             verification=VerificationState.PENDING, verification_requested_at__lt=stuck_before
         ).exists(),
