@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -148,16 +148,40 @@ def deliver_anchored(*, limit: int | None = None) -> tuple[int, list[int]]:
             ignore_conflicts=True,
             batch_size=1000,
         )
-        now = timezone.now()
-        Publication.objects.filter(id__in=ids).update(
-            state=PublicationState.DELIVERED, state_changed_at=now, delivered_at=now
-        )
+        _stamp_delivered(ids)
         message_ids = list(
             WebhookMessage.objects.filter(
                 publication_id__in=ids, state=WebhookMessageState.PENDING
             ).values_list("id", flat=True)
         )
     return len(ids), message_ids
+
+
+# PostgreSQL advisory lock serialising the end of delivery transactions (see _stamp_delivered).
+DELIVERY_ORDER_LOCK = 0x6374696465
+_DELIVERY_ORDER_SQL = "SELECT pg_advisory_xact_lock(%s), clock_timestamp()"
+
+
+def _stamp_delivered(publication_ids: list[int]) -> None:
+    """Mark publications delivered, stamping `delivered_at` in commit order.
+
+    Readers page through deliveries by (delivered_at, id) (TAXII's `added_after` and `next`).
+    A timestamp taken when a transaction starts would let a slow delivery commit after a
+    quicker one stamped later, so a reader who paged past the quicker one would never see it.
+    Stamping under a transaction-level lock, with the time the lock was granted
+    (clock_timestamp(), not the transaction's start), orders stamps like commits: whoever
+    holds the lock commits before the next one stamps. Only this last statement is
+    serialised. (SQLite serialises writing transactions anyway.)
+    """
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        # The database's clock, not this worker's: workers on several hosts share one order.
+        with connection.cursor() as cursor:
+            cursor.execute(_DELIVERY_ORDER_SQL, [DELIVERY_ORDER_LOCK])
+            now = cursor.fetchone()[1]
+    Publication.objects.filter(id__in=publication_ids).update(
+        state=PublicationState.DELIVERED, state_changed_at=now, delivered_at=now
+    )
 
 
 def recipients(publication: Publication) -> list[Organisation]:
