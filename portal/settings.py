@@ -323,6 +323,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.audit.tasks.anchor_audit_head",
         "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
     },
+    "watch-checkpoint-finality": {
+        "task": "ledger.tasks.watch_finality",
+        "schedule": float(env_int("LEDGER_FINALITY_INTERVAL_SECONDS", 30)),
+    },
 }
 
 # --- Ledger ------------------------------------------------------------------------------
@@ -337,6 +341,17 @@ if PRODUCTION and (not LEDGER_SENDER_KEY or LEDGER_SENDER_KEY == _ANVIL_DEV_KEY)
     raise ImproperlyConfigured("LEDGER_SENDER_KEY must be set to a key of your own in production")
 # Blocks on top of the anchoring block before a checkpoint counts (1 = mined; QBFT is final).
 LEDGER_CONFIRMATIONS = env_int("LEDGER_CONFIRMATIONS", 1)
+# When an anchored checkpoint is final, so no reorganisation can take it away any more: a
+# depth in blocks (counting the anchoring block; 1 on QBFT), or "finalized" for the node's
+# finalized block tag (post-merge Ethereum). Until then the finality watch (every
+# LEDGER_FINALITY_INTERVAL_SECONDS) anchors a checkpoint again if a reorganisation drops it.
+_finality = env_str("LEDGER_FINALITY_DEPTH", "12")
+if _finality != "finalized" and not (_finality.isdigit() and int(_finality) >= 1):
+    raise ImproperlyConfigured(
+        f'LEDGER_FINALITY_DEPTH must be a positive number of blocks or "finalized", '
+        f"not {_finality!r}"
+    )
+LEDGER_FINALITY_DEPTH: int | str = _finality if _finality == "finalized" else int(_finality)
 # The most entries one checkpoint may add, fixed in the contract when it is deployed.
 LEDGER_MAX_GROWTH = env_int("LEDGER_MAX_GROWTH", 1_000_000)
 LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)
