@@ -416,6 +416,35 @@ class AnchorChain:
                 )
         return events
 
+    def anchors_of_size(self, tree_size: int) -> list[tuple[CheckpointEvent, str]]:
+        """Every CheckpointAnchored event of this contract for ``tree_size`` (the size is an
+        indexed topic, so one ``eth_getLogs`` call over the whole chain), each with the address
+        that sent its transaction."""
+        _check_tree_size(tree_size)
+        contract = self._contract
+        with self._translate(f"reading the anchors of tree size {tree_size}"):
+            logs = self._w3.eth.get_logs(
+                {
+                    "address": contract.address,
+                    "topics": [CHECKPOINT_EVENT_TOPIC, tree_size.to_bytes(32, "big")],
+                    "fromBlock": 0,
+                    "toBlock": "latest",
+                }
+            )
+            found = []
+            for log in logs:
+                size, root = _decode_checkpoint_event(log)
+                tx_hash = log["transactionHash"].to_0x_hex()
+                sender = self._w3.eth.get_transaction(tx_hash)["from"]
+                event = CheckpointEvent(
+                    tree_size=size,
+                    root=root,
+                    block_number=log["blockNumber"],
+                    transaction_hash=tx_hash,
+                )
+                found.append((event, sender))
+        return found
+
     def transaction_block(self, tx_hash: str) -> int | None:
         """The block of ``tx_hash`` if it is a mined, successful transaction to
         this contract that emitted a log from it (i.e. an anchor); else None."""

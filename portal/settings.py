@@ -314,6 +314,9 @@ SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
 PIPELINE_BATCH_SIZE = env_int("PIPELINE_BATCH_SIZE", 500)
 # How often the audit trail's head is sealed and anchored on-chain (only when it moved).
 AUDIT_ANCHOR_INTERVAL_SECONDS = env_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 300)
+# The platform's Ed25519 public key (64 hex digits), pinned: verify_audit finds the anchored
+# audit heads on chain by it, never by a label in the database (or pass it a trust root).
+AUDIT_PLATFORM_PUBLIC_KEY = env_str("AUDIT_PLATFORM_PUBLIC_KEY")
 CELERY_BEAT_SCHEDULE = {
     "sweep-pipeline": {
         "task": "sharing.tasks.sweep",
