@@ -69,6 +69,26 @@ def test_a_checkpoint_becomes_final_at_the_configured_depth(
 
 
 @pytest.mark.django_db
+def test_the_checkpoint_list_shows_the_block_and_finality(
+    chain, anvil, trust_group, publisher, settings, client, token_for, django_assert_num_queries
+):
+    settings.LEDGER_FINALITY_DEPTH = 1
+    run_pipeline(publish(publisher))
+    run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
+    finality.watch_finality(now=frozen_clock)
+    headers = token_for(publisher)
+    # Token, its last use, count, page: the same however many checkpoints.
+    with django_assert_num_queries(4):
+        answer = client.get("/api/ledger/checkpoints/", headers=headers)
+    listed = answer.json()["results"]
+    stored = {c.tree_size: c for c in Checkpoint.objects.all()}
+    assert [c["tree_size"] for c in listed] == [3, 2]
+    for c in listed:
+        assert c["block_hash"] == stored[c["tree_size"]].block_hash
+        assert c["finalized_at"] == "2026-11-30T12:00:00Z"
+
+
+@pytest.mark.django_db
 def test_the_finalized_tag_of_the_node_can_decide(chain, anvil, trust_group, publisher, settings):
     settings.LEDGER_FINALITY_DEPTH = "finalized"
     run_pipeline(publish(publisher))
