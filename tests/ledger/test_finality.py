@@ -164,6 +164,32 @@ def test_a_checkpoint_dropped_by_a_reorganisation_is_anchored_again(
 
 
 @pytest.mark.django_db
+def test_the_same_transaction_mined_again_in_the_new_branch_is_adopted(
+    chain, anvil, trust_group, publisher, settings, django_capture_on_commit_callbacks
+):
+    settings.LEDGER_FINALITY_DEPTH = 50
+    before = snapshot(anvil)
+    publication = run_pipeline(publish(publisher))
+    lost = Checkpoint.objects.get()
+    reorganise(anvil, before)
+    # The new branch includes the very same signed transaction, in another block.
+    rpc(anvil.url, "eth_sendRawTransaction", "0x" + bytes(lost.raw_transaction).hex())
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        report = finality.watch_finality(now=frozen_clock)
+
+    checkpoint = Checkpoint.objects.get()
+    assert report.moved == [checkpoint.id] and report.reanchored == []
+    assert checkpoint.state == CheckpointState.CONFIRMED
+    assert checkpoint.transaction_hash == lost.transaction_hash
+    assert checkpoint.block_number != lost.block_number
+    assert checkpoint.reorganised[0]["block_hash"] == lost.block_hash
+    assert len(callbacks) == 1
+    assert pipeline.reissue_receipts(checkpoint_id=checkpoint.id) == 2
+    assert receipt_anchors(publication) == {(lost.transaction_hash, checkpoint.block_number)}
+
+
+@pytest.mark.django_db
 def test_later_checkpoints_are_anchored_again_in_order(
     chain, anvil, trust_group, publisher, settings
 ):
