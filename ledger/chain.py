@@ -416,9 +416,11 @@ class AnchorChain:
                 )
         return events
 
-    def anchors_of_size(self, tree_size: int) -> list[tuple[CheckpointEvent, str]]:
-        """Every CheckpointAnchored event of this contract for ``tree_size`` (the size is an
-        indexed topic, so one ``eth_getLogs`` call over the whole chain), each with the address
+    def anchors_of_size(
+        self, tree_size: int, *, from_block: int = 0
+    ) -> list[tuple[CheckpointEvent, str]]:
+        """Every CheckpointAnchored event of this contract for ``tree_size`` from ``from_block``
+        on (the size is an indexed topic, so one ``eth_getLogs`` call), each with the address
         that sent its transaction."""
         _check_tree_size(tree_size)
         contract = self._contract
@@ -427,7 +429,7 @@ class AnchorChain:
                 {
                     "address": contract.address,
                     "topics": [CHECKPOINT_EVENT_TOPIC, tree_size.to_bytes(32, "big")],
-                    "fromBlock": 0,
+                    "fromBlock": from_block,
                     "toBlock": "latest",
                 }
             )

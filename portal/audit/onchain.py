@@ -32,7 +32,7 @@ from django.conf import settings
 
 from ledger import canonical, merkle, signing, trust_root
 from ledger.chain import AnchorChain, ChainError, sender_address
-from ledger.models import Entry
+from ledger.models import Deployment, Entry
 from ledger.services import DatabaseNodeStore, contract_address
 from portal.audit.models import anchor_payload
 
@@ -144,9 +144,16 @@ def read_chain(pins: AuditPins, chain: AnchorChain) -> ChainView:
     size, root = chain.latest_checkpoint()
     if size == 0:
         return view
+    # Searching from the recorded deployment block spares nodes that limit log ranges; a wrong
+    # record can only hide the event, which fails the check below (never passes it).
+    deployed = (
+        Deployment.objects.filter(address__iexact=pins.contract)
+        .values_list("block_number", flat=True)
+        .first()
+    )
     anchors = [
         (event, sender)
-        for event, sender in chain.anchors_of_size(size)
+        for event, sender in chain.anchors_of_size(size, from_block=deployed or 0)
         if event.root == root and pins.is_sender(sender)
     ]
     if not anchors:
