@@ -64,6 +64,7 @@ def stop(process: subprocess.Popen) -> None:
 def prepare() -> tuple[str, list[str], list[int], int]:
     """A session cookie of the seeded reader, seeded IPs to search, visible object ids."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("PORTAL_ENV", "development")
     import django
 
     django.setup()

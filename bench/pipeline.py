@@ -154,6 +154,7 @@ def start_stack(args: argparse.Namespace, log_dir: Path) -> Stack:
         "LEDGER_SENDER_KEY": ANVIL_KEY,
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "DEBUG": "false",
+        "PORTAL_ENV": "development",  # a local stack: the development defaults apply
         "PORTAL_VAR_DIR": str(log_dir),
         "WEB_BIND": f"127.0.0.1:{web_port}",
         "WEB_WORKERS": str(args.web_workers),

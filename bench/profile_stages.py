@@ -61,6 +61,7 @@ def main() -> int:
         LEDGER_SENDER_KEY=ANVIL_KEY,
         WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
         DEBUG="false",
+        PORTAL_ENV="development",
         API_RATE_LIMIT="1000000/minute",
         DJANGO_SETTINGS_MODULE="portal.settings",
         ALLOWED_HOSTS="testserver",

@@ -36,6 +36,7 @@ TAXII = "application/taxii+json;version=2.1"
 
 def mint_tokens() -> tuple[str, str]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("PORTAL_ENV", "development")
     import django
 
     django.setup()

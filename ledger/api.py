@@ -42,7 +42,9 @@ class CheckpointSerializer(serializers.ModelSerializer):
             "contract",
             "transaction_hash",
             "block_number",
+            "block_hash",
             "confirmed_at",
+            "finalized_at",
         ]
 
 

@@ -97,6 +97,9 @@ class MinedTx:
     block_number: int
     succeeded: bool
     confirmations: int
+    # The hash of the block that holds it: after a reorganisation the same transaction may sit
+    # in another block of the same number.
+    block_hash: str = ""
 
 
 def load_artifact() -> dict[str, Any]:
@@ -261,7 +264,19 @@ class AnchorChain:
             block_number=block,
             succeeded=receipt["status"] == 1,
             confirmations=max(head - block + 1, 0),
+            block_hash=_hex(receipt.get("blockHash")),
         )
+
+    def final_block(self, finality: int | str) -> int:
+        """The newest block counted as final: with a depth ``n``, the block ``n - 1`` below the
+        head (so a block ``n`` deep counts); with ``"finalized"``, the node's finalized block
+        (the consensus layer's, or QBFT's head). -1 when no block is final yet."""
+        if finality == "finalized":
+            with self._translate("reading the finalized block"):
+                return self._w3.eth.get_block("finalized")["number"]
+        if not isinstance(finality, int) or finality < 1:
+            raise ValueError(f'finality must be a positive depth or "finalized", not {finality!r}')
+        return self.block_number() - finality + 1
 
     def wait_mined(self, tx_hash: str, *, timeout: float = 30.0, poll: float = 0.05) -> MinedTx:
         """Poll until ``tx_hash`` is mined; ChainError after ``timeout`` seconds."""
@@ -400,6 +415,37 @@ class AnchorChain:
                     )
                 )
         return events
+
+    def anchors_of_size(
+        self, tree_size: int, *, from_block: int = 0
+    ) -> list[tuple[CheckpointEvent, str]]:
+        """Every CheckpointAnchored event of this contract for ``tree_size`` from ``from_block``
+        on (the size is an indexed topic, so one ``eth_getLogs`` call), each with the address
+        that sent its transaction."""
+        _check_tree_size(tree_size)
+        contract = self._contract
+        with self._translate(f"reading the anchors of tree size {tree_size}"):
+            logs = self._w3.eth.get_logs(
+                {
+                    "address": contract.address,
+                    "topics": [CHECKPOINT_EVENT_TOPIC, tree_size.to_bytes(32, "big")],
+                    "fromBlock": from_block,
+                    "toBlock": "latest",
+                }
+            )
+            found = []
+            for log in logs:
+                size, root = _decode_checkpoint_event(log)
+                tx_hash = log["transactionHash"].to_0x_hex()
+                sender = self._w3.eth.get_transaction(tx_hash)["from"]
+                event = CheckpointEvent(
+                    tree_size=size,
+                    root=root,
+                    block_number=log["blockNumber"],
+                    transaction_hash=tx_hash,
+                )
+                found.append((event, sender))
+        return found
 
     def transaction_block(self, tx_hash: str) -> int | None:
         """The block of ``tx_hash`` if it is a mined, successful transaction to
@@ -553,6 +599,14 @@ def _decode_checkpoint_event(log: Any) -> tuple[int, bytes]:
     if len(log["topics"]) != 2 or len(data) != 64:
         raise ValueError("malformed CheckpointAnchored event")
     return int.from_bytes(bytes(log["topics"][1]), "big"), data[:32]
+
+
+def _hex(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.lower()
+    return "0x" + bytes(value).hex()
 
 
 def _check_tree_size(tree_size: int) -> None:

@@ -103,9 +103,19 @@ class Checkpoint(models.Model):
     # them may still be the one that gets mined.
     replaced_transactions = models.JSONField(default=list, blank=True)
     block_number = models.BigIntegerField(null=True, blank=True)
+    # The block that holds the anchoring transaction: a reorganisation shows as a receipt that
+    # is gone or sits in a block with another hash (ledger.finality).
+    block_hash = models.CharField(max_length=66, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # When its block became final (LEDGER_FINALITY_DEPTH deep, or the node's finalized block);
+    # a final checkpoint is no longer watched.
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    # Anchors of this checkpoint that a reorganisation took away, oldest first: each
+    # {"transaction_hash", "block_number", "block_hash", "detected_at"}. Receipts citing them
+    # were reissued (docs/receipts.md, "Reorganisations").
+    reorganised = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-tree_size"]

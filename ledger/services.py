@@ -396,7 +396,7 @@ def _await_confirmation(chain: AnchorChain, checkpoint: Checkpoint) -> bool:
         )
         logger.error("checkpoint %s reverted on chain", checkpoint.tree_size)
         return False
-    return _confirm(checkpoint, block_number=mined.block_number)
+    return _confirm(checkpoint, block_number=mined.block_number, block_hash=mined.block_hash)
 
 
 def _wait_mined(chain: AnchorChain, checkpoint: Checkpoint, deadline: float) -> MinedTx:
@@ -511,19 +511,30 @@ def _replace_transaction(
     chain.send_raw(signed.raw)
 
 
-def _confirm(checkpoint: Checkpoint, *, block_number: int) -> bool:
+def _confirm(checkpoint: Checkpoint, *, block_number: int, block_hash: str = "") -> bool:
+    """Record the checkpoint as confirmed in `block_number`; its leaves become anchored.
+
+    A checkpoint anchored again after a reorganisation (`reorganised` not empty) also tells
+    the re-anchor listeners, whose receipts cite the transaction that is gone.
+    """
     with transaction.atomic():
         changed = Checkpoint.objects.filter(
             pk=checkpoint.pk, state=CheckpointState.SUBMITTED
         ).update(
-            state=CheckpointState.CONFIRMED, block_number=block_number, confirmed_at=timezone.now()
+            state=CheckpointState.CONFIRMED,
+            block_number=block_number,
+            block_hash=block_hash,
+            confirmed_at=timezone.now(),
         )
         if not changed:
             return False
         Entry.objects.filter(state=EntryState.LOGGED, leaf_index__lt=checkpoint.tree_size).update(
             state=EntryState.ANCHORED, checkpoint=checkpoint
         )
-        for listener in _checkpoint_listeners:
+        listeners = list(_checkpoint_listeners)
+        if checkpoint.reorganised:
+            listeners += _reanchor_listeners
+        for listener in listeners:
             transaction.on_commit(lambda listener=listener: listener(checkpoint.id))
     return True
 
@@ -542,4 +553,19 @@ def on_checkpoint_confirmed(listener: Callable[[int], None]) -> Callable[[int], 
     """
     if listener not in _checkpoint_listeners:
         _checkpoint_listeners.append(listener)
+    return listener
+
+
+_reanchor_listeners: list[Callable[[int], None]] = []
+
+
+def on_checkpoint_reanchored(listener: Callable[[int], None]) -> Callable[[int], None]:
+    """Register `listener(checkpoint_id)`, called after a checkpoint whose anchoring transaction
+    a reorganisation took away is confirmed again (by another transaction, or in another
+    block), and after entries move to a later checkpoint that covers them: receipts of that
+    checkpoint's entries cite a transaction or block that is gone and must be issued anew.
+    Same rules as on_checkpoint_confirmed: quick, never raising, backed by a sweeper.
+    """
+    if listener not in _reanchor_listeners:
+        _reanchor_listeners.append(listener)
     return listener

@@ -62,11 +62,20 @@ PRODUCTION = PORTAL_ENV == "production"
 # says explicitly that it is development (scripts/run.sh does), never by default.
 EXPLICIT_DEVELOPMENT = os.environ.get("PORTAL_ENV") == "development"
 DEBUG = EXPLICIT_DEVELOPMENT and env_bool("DEBUG", True)
+# The same for every development default (a known SECRET_KEY, ENCRYPTION_SECRET = SECRET_KEY,
+# anvil's public sender key, webhooks to private addresses): a deployment that forgot to say
+# what it is gets none of them, and refuses to start without its own secrets.
+DEVELOPMENT_DEFAULTS = EXPLICIT_DEVELOPMENT
+_NOT_DEVELOPMENT = "unless PORTAL_ENV=development is set explicitly"
 
 _DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
-SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET_KEY)
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY if DEVELOPMENT_DEFAULTS else "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when PORTAL_ENV=production")
+    raise ImproperlyConfigured(f"SECRET_KEY must be set {_NOT_DEVELOPMENT}")
+if SECRET_KEY == _DEV_SECRET_KEY and not DEVELOPMENT_DEFAULTS:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is the public development key: set one of your own {_NOT_DEVELOPMENT}"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -314,6 +323,9 @@ SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
 PIPELINE_BATCH_SIZE = env_int("PIPELINE_BATCH_SIZE", 500)
 # How often the audit trail's head is sealed and anchored on-chain (only when it moved).
 AUDIT_ANCHOR_INTERVAL_SECONDS = env_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 300)
+# The platform's Ed25519 public key (64 hex digits), pinned: verify_audit finds the anchored
+# audit heads on chain by it, never by a label in the database (or pass it a trust root).
+AUDIT_PLATFORM_PUBLIC_KEY = env_str("AUDIT_PLATFORM_PUBLIC_KEY")
 CELERY_BEAT_SCHEDULE = {
     "sweep-pipeline": {
         "task": "sharing.tasks.sweep",
@@ -322,6 +334,10 @@ CELERY_BEAT_SCHEDULE = {
     "anchor-audit-head": {
         "task": "portal.audit.tasks.anchor_audit_head",
         "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
+    },
+    "watch-checkpoint-finality": {
+        "task": "ledger.tasks.watch_finality",
+        "schedule": float(env_int("LEDGER_FINALITY_INTERVAL_SECONDS", 30)),
     },
 }
 
@@ -332,11 +348,28 @@ LEDGER_CONTRACT_ADDRESS = env_str("LEDGER_CONTRACT_ADDRESS")
 # The default is anvil's well-known first development account: public knowledge, worthless
 # on any real chain. A real deployment must supply its own key.
 _ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-LEDGER_SENDER_KEY = env_str("LEDGER_SENDER_KEY", "" if PRODUCTION else _ANVIL_DEV_KEY)
+LEDGER_SENDER_KEY = env_str("LEDGER_SENDER_KEY", _ANVIL_DEV_KEY if DEVELOPMENT_DEFAULTS else "")
 if PRODUCTION and (not LEDGER_SENDER_KEY or LEDGER_SENDER_KEY == _ANVIL_DEV_KEY):
     raise ImproperlyConfigured("LEDGER_SENDER_KEY must be set to a key of your own in production")
+if not DEVELOPMENT_DEFAULTS and LEDGER_SENDER_KEY.lower() == _ANVIL_DEV_KEY:
+    # Anyone can sign with it: on a real chain it anchors nothing the portal alone controls.
+    raise ImproperlyConfigured(
+        f"LEDGER_SENDER_KEY is anvil's public development key: set one of your own "
+        f"{_NOT_DEVELOPMENT}"
+    )
 # Blocks on top of the anchoring block before a checkpoint counts (1 = mined; QBFT is final).
 LEDGER_CONFIRMATIONS = env_int("LEDGER_CONFIRMATIONS", 1)
+# When an anchored checkpoint is final, so no reorganisation can take it away any more: a
+# depth in blocks (counting the anchoring block; 1 on QBFT), or "finalized" for the node's
+# finalized block tag (post-merge Ethereum). Until then the finality watch (every
+# LEDGER_FINALITY_INTERVAL_SECONDS) anchors a checkpoint again if a reorganisation drops it.
+_finality = env_str("LEDGER_FINALITY_DEPTH", "12")
+if _finality != "finalized" and not (_finality.isdigit() and int(_finality) >= 1):
+    raise ImproperlyConfigured(
+        f'LEDGER_FINALITY_DEPTH must be a positive number of blocks or "finalized", '
+        f"not {_finality!r}"
+    )
+LEDGER_FINALITY_DEPTH: int | str = _finality if _finality == "finalized" else int(_finality)
 # The most entries one checkpoint may add, fixed in the contract when it is deployed.
 LEDGER_MAX_GROWTH = env_int("LEDGER_MAX_GROWTH", 1_000_000)
 LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)
@@ -345,10 +378,15 @@ LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)
 LEDGER_FEE_BUMP_SECONDS = env_int("LEDGER_FEE_BUMP_SECONDS", 15)
 LEDGER_MAX_FEE_PER_GAS = env_int("LEDGER_MAX_FEE_PER_GAS", 500 * 10**9)
 # Secrets at rest (signing keys, webhook secrets) are encrypted with a key derived from this.
-ENCRYPTION_SECRET = env_str("ENCRYPTION_SECRET", "" if PRODUCTION else SECRET_KEY)
+ENCRYPTION_SECRET = env_str("ENCRYPTION_SECRET", SECRET_KEY if DEVELOPMENT_DEFAULTS else "")
 if PRODUCTION and (not ENCRYPTION_SECRET or ENCRYPTION_SECRET == SECRET_KEY):
     raise ImproperlyConfigured(
         "ENCRYPTION_SECRET must be set, and differ from SECRET_KEY, when PORTAL_ENV=production"
+    )
+if not DEVELOPMENT_DEFAULTS and (not ENCRYPTION_SECRET or ENCRYPTION_SECRET == SECRET_KEY):
+    # A SECRET_KEY leaked (or rotated) must not also open every signing key at rest.
+    raise ImproperlyConfigured(
+        f"ENCRYPTION_SECRET must be set, and differ from SECRET_KEY, {_NOT_DEVELOPMENT}"
     )
 
 # --- Community ---
@@ -369,7 +407,7 @@ STIX_MAX_STRING_CHARS = env_int("STIX_MAX_STRING_CHARS", 2048)
 STIX_MAX_TEXT_CHARS = env_int("STIX_MAX_TEXT_CHARS", 20000)
 # Outgoing webhooks never reach private, loopback, link-local or metadata addresses unless
 # this allows it (tests and single-machine demos do).
-WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", not PRODUCTION)
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEVELOPMENT_DEFAULTS)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 # POSTs one worker task sends at once (a batch of messages is sent by a thread pool).

@@ -11,3 +11,4 @@ class SharingConfig(AppConfig):
         from sharing import tasks
 
         ledger_services.on_checkpoint_confirmed(tasks.on_checkpoint_confirmed)
+        ledger_services.on_checkpoint_reanchored(tasks.on_checkpoint_reanchored)

@@ -108,6 +108,20 @@ def sweep() -> dict:
     }
 
 
+@shared_task(autoretry_for=(ChainError,), retry_backoff=2, max_retries=8)
+def reissue_receipts(checkpoint_id: int) -> int:
+    """Receipts of a checkpoint anchored anew after a reorganisation; then verify again."""
+    reissued = pipeline.reissue_receipts(checkpoint_id=checkpoint_id)
+    if reissued:
+        fire_once(verify_deliveries)
+    return reissued
+
+
+def on_checkpoint_reanchored(checkpoint_id: int) -> None:
+    """Ledger listener (registered in SharingConfig.ready): receipts cite a lost anchor."""
+    fire(reissue_receipts, checkpoint_id)
+
+
 def on_checkpoint_confirmed(checkpoint_id: int) -> None:
     """Ledger listener (registered in SharingConfig.ready): anchored objects may be deliverable."""
     fire_once(deliver_anchored)

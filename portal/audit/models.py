@@ -47,6 +47,7 @@ class AuditAction(models.TextChoices):
     SESSIONS_ENDED = "sessions_ended", "Member's sessions ended"
     TOKEN_SCOPE_REDUCED = "token_scope_reduced", "API token narrowed to the role"
     TRUST_GROUP_RETIRED = "trust_group_retired", "Trust group retired"
+    RECEIPTS_REISSUED = "receipts_reissued", "Receipts reissued after a chain reorganisation"
 
 
 class AuditEvent(models.Model):

@@ -16,17 +16,16 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
-from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
-from ledger.chain import ChainError
+from ledger.chain import AnchorChain, ChainError
 from ledger.models import EntryState, SigningKey
-from ledger.verify import verify_item
+from portal.audit import onchain
 from portal.audit.hashing import GENESIS_HASH, chain_hash, event_fields
 from portal.audit.models import AuditAction, AuditAnchor, AuditEvent, AuditHead, anchor_payload
 
 logger = logging.getLogger(__name__)
 
-PLATFORM_KEY_OWNER = "platform"
+PLATFORM_KEY_OWNER = onchain.PLATFORM_KEY_OWNER
 
 
 def record(
@@ -201,19 +200,31 @@ class AuditReport:
         self.problems.append(AuditProblem(seq=seq, kind=kind, message=message))
 
 
-def verify_chain(*, organisation_id: int | None = None, chain=None) -> AuditReport:
-    """Recompute the whole hash chain and check every anchored head against the chain.
+def verify_chain(
+    *,
+    organisation_id: int | None = None,
+    chain: AnchorChain | None = None,
+    pins: onchain.AuditPins | None = None,
+    trust_root_path: str | None = None,
+) -> AuditReport:
+    """Recompute the whole hash chain and check it against the heads the chain holds.
 
     Reports every row whose content no longer gives its hash (edited), every row that does
     not link to its predecessor (rewritten), every gap in seq (deleted rows), a head row or an
-    anchor beyond the last row (truncated tail), an anchored hash that differs from the row's,
-    and anchors whose ledger entry is not anchored or whose receipt does not verify on chain.
-    With `organisation_id` only that organisation's rows are rehashed and counted; the links,
-    seq and anchors are checked over the whole trail, since a deleted row could be theirs.
-    `chain` reads the anchors (default: the portal's chain client).
+    anchored head beyond the last row (truncated tail), and every head anchored on chain that
+    the row at its seq no longer matches. The anchored heads are found from the chain and the
+    pins (portal.audit.onchain), not from the AuditAnchor rows: a deleted anchor row is itself
+    reported, and a row listed as anchored that the chain does not hold is too. The pins come
+    from `pins`, else the trust root file at `trust_root_path`, else the settings
+    (AUDIT_PLATFORM_PUBLIC_KEY, LEDGER_SENDER_KEY); without them the report fails, naming what
+    to configure. With `organisation_id` only that organisation's rows are rehashed and
+    counted; the links, seq and anchors are checked over the whole trail, since a deleted row
+    could be theirs. `chain` reads the pinned contract (default: a client of LEDGER_RPC_URL).
     """
     report = AuditReport()
-    anchored_seqs = set(AuditAnchor.objects.values_list("seq", flat=True))
+    view = _read_chain(report, chain=chain, pins=pins, trust_root_path=trust_root_path)
+    on_chain = set(view.heads) if view is not None else set()
+    anchored_seqs = set(AuditAnchor.objects.values_list("seq", flat=True)) | on_chain
     hashes: dict[int, str] = {}
     expected_seq, previous_hash = 1, GENESIS_HASH
     for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
@@ -236,8 +247,37 @@ def verify_chain(*, organisation_id: int | None = None, chain=None) -> AuditRepo
         expected_seq, previous_hash = event.seq + 1, event.hash
     report.last_seq = expected_seq - 1
     _check_head(report, last_hash=previous_hash)
-    _check_anchors(report, hashes, chain)
+    if view is not None:
+        _check_anchors(report, hashes, view)
     return report
+
+
+def _read_chain(
+    report: AuditReport,
+    *,
+    chain: AnchorChain | None,
+    pins: onchain.AuditPins | None,
+    trust_root_path: str | None,
+) -> onchain.ChainView | None:
+    """The chain's view of the trail, or None (with the reason in the report)."""
+    try:
+        if pins is None:
+            pins = (
+                onchain.pins_from_trust_root(trust_root_path)
+                if trust_root_path
+                else onchain.pins_from_settings()
+            )
+        chain = chain or AnchorChain(settings.LEDGER_RPC_URL, pins.contract, timeout=10.0)
+        view = onchain.read_chain(pins, chain)
+    except onchain.PinsError as exc:
+        report.add(0, "pins", f"nothing to check the anchors against: {exc}")
+        return None
+    except ChainError as exc:
+        report.add(0, "anchor", f"cannot read the chain: {exc}")
+        return None
+    for problem in view.problems:
+        report.add(0, "anchor", problem)
+    return view
 
 
 def _seq_range(first: int, last: int) -> str:
@@ -283,11 +323,16 @@ def _check_head(report: AuditReport, *, last_hash: str) -> None:
         )
 
 
-def _check_anchors(report: AuditReport, hashes: dict[int, str], chain) -> None:
-    anchors = AuditAnchor.objects.select_related("entry", "entry__signing_key").order_by("seq")
-    for anchor in anchors:
+def _check_anchors(report: AuditReport, hashes: dict[int, str], view: onchain.ChainView) -> None:
+    rows = {
+        anchor.seq: anchor
+        for anchor in AuditAnchor.objects.select_related("entry").only(
+            "seq", "hash", "entry__id", "entry__state", "entry__leaf_index"
+        )
+    }
+    for seq in sorted(set(rows) | set(view.heads)):
         report.anchors += 1
-        seq, entry = anchor.seq, anchor.entry
+        head, row = view.heads.get(seq), rows.get(seq)
         if seq > report.last_seq:
             report.add(
                 seq,
@@ -297,33 +342,40 @@ def _check_anchors(report: AuditReport, hashes: dict[int, str], chain) -> None:
             )
         elif seq not in hashes:
             report.add(seq, "gap", "missing: this anchored row was deleted")
-        elif hashes[seq] != anchor.hash:
+        elif row is not None and hashes[seq] != row.hash:
             report.add(
                 seq,
                 "anchor",
-                f"anchored hash differs: the chain anchored {anchor.hash}, the row has "
+                f"anchored hash differs: the chain anchored {row.hash}, the row has "
                 f"{hashes[seq]}; the trail was rewritten up to here",
             )
-        if entry.signing_key.owner != PLATFORM_KEY_OWNER:
-            report.add(seq, "anchor", f"anchor entry {entry.pk} is not signed by the platform key")
-            continue
-        if entry.state != EntryState.ANCHORED:
+        elif head is not None:
+            mismatch = onchain.head_mismatch(view, head, event_hash=hashes[seq])
+            if mismatch:
+                report.add(seq, "anchor", mismatch)
+            else:
+                report.anchors_verified += 1
+        if head is not None and (row is None or row.entry_id != head.entry_id):
             report.add(
                 seq,
                 "anchor",
-                f"the anchor (ledger entry {entry.pk}) is not on chain yet (state "
-                f"{entry.state}); run the anchoring and check again",
+                f"the anchor row of this seq was deleted: the chain holds its head (log leaf "
+                f"{head.leaf_index}, ledger entry {head.entry_id}) but AuditAnchor has no row "
+                f"for it",
             )
-            continue
-        try:
-            chain = chain or ledger_services.chain_client()
-        except ChainError as exc:
-            report.add(seq, "anchor", f"cannot read the chain: {exc}")
-            continue
-        receipt = ledger_selectors.receipts_for([entry])[entry.pk]
-        failed = [c for c in verify_item(anchor.payload, receipt, chain=chain) if not c.ok]
-        if failed:
-            reasons = "; ".join(f"{check.name}: {check.detail}" for check in failed)
-            report.add(seq, "anchor", f"the anchored head does not verify on chain: {reasons}")
-        else:
-            report.anchors_verified += 1
+        elif head is None and row is not None:
+            entry = row.entry
+            if entry.state != EntryState.ANCHORED or (entry.leaf_index or 0) >= view.tree_size:
+                report.add(
+                    seq,
+                    "anchor",
+                    f"the anchor (ledger entry {entry.pk}) is not on chain yet (state "
+                    f"{entry.state}); run the anchoring and check again",
+                )
+            else:
+                report.add(
+                    seq,
+                    "anchor",
+                    f"listed as anchored (ledger entry {entry.pk}), but the chain holds no "
+                    f"head of the pinned platform key for this seq",
+                )

@@ -24,9 +24,11 @@ from django.utils import timezone
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.bulk import bulk_set
-from ledger.models import EntryState
+from ledger.models import Checkpoint, CheckpointState, EntryState
 from ledger.reader_cache import CachedAnchorReader
 from ledger.verify import verify_item
+from portal.audit.models import AuditAction
+from portal.audit.services import record
 from portal.models import Organisation, TrustGroup
 from sharing.models import (
     Delivery,
@@ -297,14 +299,79 @@ def _verify(deliveries: list[Delivery]) -> dict[int, str]:
     return states
 
 
+# --- Receipts after a reorganisation --------------------------------------------------------
+
+
+def reissue_receipts(*, checkpoint_id: int) -> int:
+    """Issue anew the receipts of the objects anchored by a checkpoint whose anchoring
+    transaction or block changed after a reorganisation (ledger.finality), and ask for every
+    affected delivery to be verified again. Returns how many receipts changed.
+
+    Idempotent: a receipt that already cites the checkpoint's current transaction and block is
+    left alone, and nothing is recorded when nothing changed. Receipts of a checkpoint that is
+    not confirmed (anchored again, still waiting) are left until it is. The audit row (action
+    receipts_reissued, by the platform) lands in the same transaction.
+    """
+    with transaction.atomic():
+        checkpoint = Checkpoint.objects.filter(
+            pk=checkpoint_id, state=CheckpointState.CONFIRMED
+        ).first()
+        if checkpoint is None:
+            return 0
+        items = list(
+            _claimable(
+                PublishedObject.objects.filter(
+                    entry__checkpoint_id=checkpoint_id, receipt__isnull=False
+                )
+            )
+            .select_related("entry__signing_key")
+            .defer("body")
+        )
+        if not items:
+            return 0
+        fresh = ledger_selectors.receipts_for([item.entry for item in items])
+        changed = [item for item in items if item.receipt != fresh[item.entry_id]]
+        if not changed:
+            return 0
+        for item in changed:
+            item.receipt = fresh[item.entry_id]
+        bulk_set(changed, ["receipt"], batch_size=500)
+        publication_ids = sorted({item.publication_id for item in changed})
+        again = Delivery.objects.filter(publication_id__in=publication_ids).update(
+            verification=VerificationState.PENDING, verification_requested_at=timezone.now()
+        )
+        record(
+            action=AuditAction.RECEIPTS_REISSUED,
+            target=f"checkpoint {checkpoint.tree_size}",
+            detail={
+                "tree_size": checkpoint.tree_size,
+                "transaction_hash": checkpoint.transaction_hash,
+                "block_number": checkpoint.block_number,
+                "lost": [lost["transaction_hash"] for lost in checkpoint.reorganised],
+                "receipts": len(changed),
+                "publications": len(publication_ids),
+                "deliveries_to_verify": again,
+            },
+        )
+    logger.warning(
+        "checkpoint %s anchored anew: %s receipts reissued, %s deliveries to verify again",
+        checkpoint.tree_size,
+        len(changed),
+        again,
+    )
+    return len(changed)
+
+
 # --- Helpers and the sweeper -------------------------------------------------------------
 
 
 def _deliverable() -> QuerySet[Publication]:
     """Sealed publications whose objects are all anchored (`anchored`: the state of earlier
     versions of the pipeline, delivered the same way)."""
+    # A checkpoint being anchored again after a reorganisation is submitted, not confirmed:
+    # its objects wait, their receipt would cite no block.
     unanchored = PublishedObject.objects.filter(publication=OuterRef("pk")).exclude(
-        entry__state=EntryState.ANCHORED
+        entry__state=EntryState.ANCHORED, entry__checkpoint__state=CheckpointState.CONFIRMED
     )
     return Publication.objects.filter(
         state__in=[PublicationState.SEALED, PublicationState.ANCHORED]

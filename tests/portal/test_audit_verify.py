@@ -11,7 +11,7 @@ from ledger import services as ledger_services
 from ledger.models import EntryState
 from portal.audit import tasks
 from portal.audit.hashing import chain_hash
-from portal.audit.models import AuditAnchor, AuditEvent, AuditHead
+from portal.audit.models import AuditAnchor, AuditEvent
 from portal.audit.services import record, verify_chain
 
 pytestmark = pytest.mark.django_db
@@ -26,11 +26,29 @@ def trail(alice, charlie):
     return list(AuditEvent.objects.order_by("seq"))
 
 
+@pytest.fixture(autouse=True)
+def pinned(chain, settings):
+    """The platform key pinned in the settings, as an operator does once it exists."""
+    from portal.audit.services import platform_signing_key
+
+    settings.AUDIT_PLATFORM_PUBLIC_KEY = bytes(platform_signing_key().public_key).hex()
+    return settings.AUDIT_PLATFORM_PUBLIC_KEY
+
+
 def tamper(sql: str, params=()) -> None:
     """What someone with write access to the database could do."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("DROP TRIGGER portal_auditevent_append_only ON portal_auditevent")
+            # Dropped inside the test's transaction: back when it rolls back.
+            cursor.execute(
+                "DROP TRIGGER IF EXISTS portal_auditevent_append_only ON portal_auditevent"
+            )
+            cursor.execute(
+                "DROP TRIGGER IF EXISTS portal_auditanchor_append_only ON portal_auditanchor"
+            )
+            cursor.execute(
+                "DROP TRIGGER IF EXISTS portal_audithead_forward_only ON portal_audithead"
+            )
         cursor.execute(sql, params)
 
 
@@ -133,7 +151,9 @@ def test_a_tail_deleted_along_with_the_head_row_is_caught_by_the_anchor(chain, t
     anchor = anchor_head()
     keep = trail[-4]
     tamper("DELETE FROM portal_auditevent WHERE seq > %s", [keep.seq])
-    AuditHead.objects.update(seq=keep.seq, hash=keep.hash)  # covering the tracks
+    # Covering the tracks (with the triggers still dropped).
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE portal_audithead SET seq = %s, hash = %s", [keep.seq, keep.hash])
 
     with pytest.raises(CommandError, match=f"seq {anchor.seq}: missing: the head anchored"):
         verify_audit()
@@ -149,7 +169,8 @@ def test_a_rewritten_chain_differs_from_the_anchored_hash(chain, trail):
         "UPDATE portal_auditevent SET detail = %s, hash = %s WHERE seq = %s",
         ['{"n": 99}', rehashed, last.seq],
     )
-    AuditHead.objects.update(hash=rehashed)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE portal_audithead SET hash = %s", [rehashed])
 
     problems = verify_chain().problems
     assert [(p.seq, p.kind) for p in problems] == [(anchor.seq, "anchor")]
@@ -161,3 +182,95 @@ def test_an_anchor_not_yet_on_chain_is_reported(trail):
     problems = verify_chain().problems
     assert [(p.seq, p.kind) for p in problems] == [(seq, "anchor")]
     assert "not on chain yet" in problems[0].message
+
+
+def rewrite_from(first_seq: int) -> None:
+    """Rewrite every event from `first_seq` on and recompute the hashes and the head, as
+    someone with write access to the database (and the formula) could."""
+    events = list(AuditEvent.objects.filter(seq__gte=first_seq).order_by("seq"))
+    previous = AuditEvent.objects.get(seq=first_seq - 1).hash
+    for event in events:
+        event.detail = {"rewritten": True}
+        event.previous_hash = previous
+        event.hash = chain_hash(previous, event.hashed_fields())
+        tamper(
+            "UPDATE portal_auditevent SET detail = %s, previous_hash = %s, hash = %s "
+            "WHERE seq = %s",
+            ['{"rewritten": true}', event.previous_hash, event.hash, event.seq],
+        )
+        previous = event.hash
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE portal_audithead SET hash = %s", [previous])
+
+
+def test_deleted_anchor_rows_and_a_rewritten_trail_are_caught_from_the_chain(chain, trail):
+    anchor = anchor_head()
+    tamper("DELETE FROM portal_auditanchor")
+    rewrite_from(trail[3].seq)
+    # What the rows alone say now: nothing wrong.
+    assert AuditAnchor.objects.count() == 0
+
+    with pytest.raises(CommandError, match=f"seq {anchor.seq}: the chain anchored another hash"):
+        verify_audit()
+    problems = verify_chain().problems
+    assert [(p.seq, p.kind) for p in problems] == [(anchor.seq, "anchor"), (anchor.seq, "anchor")]
+    assert "the trail was rewritten up to here" in problems[0].message
+    assert "the anchor row of this seq was deleted" in problems[1].message
+
+
+def test_deleted_anchor_rows_alone_are_caught(chain, trail):
+    anchor = anchor_head()
+    tamper("DELETE FROM portal_auditanchor")
+    problems = verify_chain().problems
+    assert [(p.seq, p.kind) for p in problems] == [(anchor.seq, "anchor")]
+    assert "AuditAnchor has no row for it" in problems[0].message
+
+
+def test_a_deleted_anchor_entry_is_caught(chain, trail):
+    anchor = anchor_head()
+    tamper("DELETE FROM portal_auditanchor")
+    tamper("DELETE FROM ledger_entry WHERE id = %s", [anchor.entry_id])
+    problems = verify_chain().problems
+    assert [(p.seq, p.kind) for p in problems] == [(0, "anchor")]
+    assert "1 of the 1 log entries anchored on chain are missing" in problems[0].message
+
+
+def test_the_platform_key_comes_from_the_pin_not_the_database_label(chain, trail, settings):
+    anchor = anchor_head()
+    tamper("UPDATE ledger_signingkey SET owner = 'someone-else' WHERE owner = 'platform'")
+    assert verify_chain().ok  # the label does not matter: the pinned key does
+
+    from ledger import signing
+
+    settings.AUDIT_PLATFORM_PUBLIC_KEY = signing.generate_keypair()[1].hex()
+    problems = verify_chain().problems
+    assert [(p.seq, p.kind) for p in problems] == [(anchor.seq, "anchor")]
+    assert "the chain holds no head of the pinned platform key" in problems[0].message
+
+
+def test_without_a_pinned_platform_key_it_fails_closed(trail, settings):
+    settings.AUDIT_PLATFORM_PUBLIC_KEY = ""
+    with pytest.raises(CommandError, match="the platform key is not pinned"):
+        verify_audit()
+    settings.AUDIT_PLATFORM_PUBLIC_KEY = "not-hex"
+    problems = verify_chain().problems
+    assert [(p.seq, p.kind) for p in problems] == [(0, "pins")]
+    assert "AUDIT_PLATFORM_PUBLIC_KEY must be 64 hex digits" in problems[0].message
+
+
+def test_a_trust_root_file_pins_instead_of_the_settings(chain, trail, settings, tmp_path):
+    import json
+
+    from ledger.pinning import trust_root_document
+
+    anchor_head()
+    settings.AUDIT_PLATFORM_PUBLIC_KEY = ""
+    path = tmp_path / "trust-root.json"
+    path.write_text(json.dumps(trust_root_document(contract=chain.address, chain_id=31337)))
+    assert verify_audit("--trust-root", str(path)).endswith("1 anchors verified on chain\n")
+
+    document = json.loads(path.read_text())
+    document["anchor_senders"] = ["0x" + "11" * 20]
+    path.write_text(json.dumps(document))
+    with pytest.raises(CommandError, match="was not anchored by a pinned sender"):
+        verify_audit("--trust-root", str(path))

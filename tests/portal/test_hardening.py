@@ -205,3 +205,100 @@ def test_settings_fail_closed(extra, message):
     result = manage("check", env={**production_env(), **extra})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+# --- Development defaults only where the environment says development ---------------------
+
+ANVIL_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def settings_of(env: dict[str, str], *names: str) -> subprocess.CompletedProcess:
+    """The named settings as JSON, read by a fresh interpreter from `env` alone."""
+    code = (
+        "import json; from django.conf import settings as s; "
+        f"print(json.dumps({{n: getattr(s, n) for n in {list(names)!r}}}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def unnamed_env(**extra: str) -> dict[str, str]:
+    """The test run's environment without PORTAL_ENV, secrets or development switches."""
+    dropped = {
+        "PORTAL_ENV",
+        "DEBUG",
+        "SECRET_KEY",
+        "ENCRYPTION_SECRET",
+        "LEDGER_SENDER_KEY",
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        "DJANGO_SETTINGS_MODULE",
+    }
+    return {**{k: v for k, v in os.environ.items() if k not in dropped}, **extra}
+
+
+DEFAULTED = ("LEDGER_SENDER_KEY", "WEBHOOK_ALLOW_PRIVATE_TARGETS")
+
+
+def test_development_defaults_apply_when_the_environment_says_development():
+    result = settings_of(
+        unnamed_env(PORTAL_ENV="development"), *DEFAULTED, "SECRET_KEY", "ENCRYPTION_SECRET"
+    )
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["LEDGER_SENDER_KEY"] == ANVIL_KEY
+    assert values["WEBHOOK_ALLOW_PRIVATE_TARGETS"] is True
+    assert values["ENCRYPTION_SECRET"] == values["SECRET_KEY"]
+
+
+def test_without_portal_env_there_are_no_development_defaults():
+    env = unnamed_env(SECRET_KEY=secrets.token_urlsafe(50), ENCRYPTION_SECRET="other-" * 8)
+    result = settings_of(env, *DEFAULTED)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "LEDGER_SENDER_KEY": "",
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({}, "SECRET_KEY must be set unless PORTAL_ENV=development is set explicitly"),
+        (
+            {"SECRET_KEY": "development-only-secret-key-do-not-use-in-production"},
+            "SECRET_KEY is the public development key",
+        ),
+        (
+            {"SECRET_KEY": "a-secret-of-our-own-" * 3},
+            "ENCRYPTION_SECRET must be set, and differ from SECRET_KEY, unless PORTAL_ENV",
+        ),
+        (
+            {"SECRET_KEY": "same-secret-" * 5, "ENCRYPTION_SECRET": "same-secret-" * 5},
+            "ENCRYPTION_SECRET must be set, and differ from SECRET_KEY, unless PORTAL_ENV",
+        ),
+        (
+            {
+                "SECRET_KEY": "a-secret-of-our-own-" * 3,
+                "ENCRYPTION_SECRET": "another-secret-" * 3,
+                "LEDGER_SENDER_KEY": ANVIL_KEY,
+            },
+            "LEDGER_SENDER_KEY is anvil's public development key",
+        ),
+    ],
+)
+def test_without_portal_env_the_settings_fail_closed(extra, message):
+    result = settings_of(unnamed_env(**extra), "SECRET_KEY")
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_refuses_private_webhook_targets_by_default():
+    result = settings_of(production_env(), "WEBHOOK_ALLOW_PRIVATE_TARGETS")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"WEBHOOK_ALLOW_PRIVATE_TARGETS": False}

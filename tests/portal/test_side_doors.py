@@ -139,6 +139,8 @@ def test_debug_is_on_only_where_the_environment_says_development(environment, ex
 
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "PORTAL_ENV")}
     env.update(environment, DJANGO_SETTINGS_MODULE="portal.settings")  # settings alone, no apps
+    # Without PORTAL_ENV=development the secrets have no default.
+    env.update(SECRET_KEY="side-doors-secret-key", ENCRYPTION_SECRET="side-doors-encryption")
     result = subprocess.run(
         [
             sys.executable,

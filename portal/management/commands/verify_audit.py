@@ -19,9 +19,17 @@ class Command(BaseCommand):
             help="rehash and count only this organisation's events (links, seq and anchors "
             "are still checked over the whole trail)",
         )
+        parser.add_argument(
+            "--trust-root",
+            metavar="FILE",
+            help="pin the contract, anchor senders and platform key with this trust root "
+            "(default: AUDIT_PLATFORM_PUBLIC_KEY, LEDGER_SENDER_KEY and the contract in use)",
+        )
 
     def handle(self, *args, **options) -> None:
-        report = verify_chain(organisation_id=options["organisation"])
+        report = verify_chain(
+            organisation_id=options["organisation"], trust_root_path=options["trust_root"]
+        )
         if report.ok:
             self.stdout.write(report.summary())
             return
