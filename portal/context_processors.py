@@ -28,6 +28,7 @@ NAVIGATION = [
     ("Members", "members", permissions.is_member),
     ("Tokens", "tokens", lambda u: u.is_authenticated),
     ("Join requests", "join-requests", permissions.is_platform_admin),
+    ("Organisations", "organisations", permissions.is_platform_admin),
     ("Pipeline", "pipeline-overview", permissions.is_platform_admin),
     ("Audit", "audit", permissions.can_view_audit),
 ]

@@ -47,6 +47,9 @@ class AuditAction(models.TextChoices):
     SESSIONS_ENDED = "sessions_ended", "Member's sessions ended"
     TOKEN_SCOPE_REDUCED = "token_scope_reduced", "API token narrowed to the role"
     TRUST_GROUP_RETIRED = "trust_group_retired", "Trust group retired"
+    ORGANISATION_SUSPENDED = "organisation_suspended", "Organisation suspended"
+    ORGANISATION_REINSTATED = "organisation_reinstated", "Organisation reinstated"
+    DELIVERY_ACKNOWLEDGED = "delivery_acknowledged", "Delivery acknowledged"
 
 
 class AuditEvent(models.Model):

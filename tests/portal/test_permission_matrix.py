@@ -183,6 +183,13 @@ ROUTES: dict[str, Rule] = {
     # Platform admins only
     "join-requests": Rule(web(**STAFF_ONLY)),
     "pipeline-overview": Rule(web(**STAFF_ONLY)),
+    "organisations": Rule(web(**STAFF_ONLY)),
+    "organisation-suspension": Rule(
+        web(**{**dict.fromkeys(STAFF_ONLY, 404), "staff": DONE}),
+        method="post",
+        kwargs=lambda o: {"organisation_id": o["users"]["outsider"].organisation_id},
+        data={"suspend": "1", "reason": "x", "confirmed": "yes"},
+    ),
     "join-request": Rule(
         web(**{**dict.fromkeys(STAFF_ONLY, 404), "staff": 200}),
         kwargs=lambda o: {"join_request_id": o["join_request"].id},
