@@ -2,10 +2,13 @@
 admins; a suspended organisation's members cannot log in or use tokens, its invitations are
 revoked and it receives no deliveries."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from portal.audit.models import AuditAction, AuditEvent
 from portal.models import Invitation, Organisation, Role
@@ -193,3 +196,28 @@ def test_a_suspended_organisation_is_no_recipient(staff, alice, alpine_admin, tr
     assert alpine_admin.organisation_id in recipients_of([publication])[publication.id]
     suspend(alpine_admin.organisation, staff)
     assert recipients_of([publication])[publication.id] == {alice.organisation_id}
+
+
+def test_a_suspended_organisations_pending_webhook_messages_are_not_sent(
+    staff, alice, alpine_admin, trust_group
+):
+    from sharing.models import WebhookEndpoint, WebhookMessage
+    from sharing.services.pipeline import sweep
+    from sharing.services.webhooks import send_messages
+
+    publication = Publication.objects.create(
+        organisation=alice.organisation, title="t", distribution="community", tlp="green"
+    )
+    endpoint = WebhookEndpoint.objects.create(
+        organisation=alpine_admin.organisation, url="http://127.0.0.1:9/x", encrypted_secret="x"
+    )
+    message = WebhookMessage.objects.create(
+        endpoint=endpoint,
+        publication=publication,
+        next_attempt_at=timezone.now() - timedelta(hours=1),
+    )
+    suspend(alpine_admin.organisation, staff)
+    assert send_messages(message_ids=[message.id]) == {}
+    assert sweep()["webhooks"] == []
+    message.refresh_from_db()
+    assert message.attempts == 0 and message.state == "pending"
