@@ -46,7 +46,7 @@ def test_opening_an_item_marks_it_read_for_that_user_only(colleague, copies, alp
     assert unread_count(user=alpine_admin) == 2
     inbox = client.get("/inbox/").content.decode()
     assert inbox.count('class="unread"') == 2
-    assert '<span class="nav-count" aria-label="2 unread">2</span>' in inbox
+    assert '<span class="nav-count" title="2 unread" aria-label="2 unread">2</span>' in inbox
     client.get(f"/inbox/{first.id}/")
     client.get(f"/inbox/{first.id}/")  # again: still one row
     assert DeliveryRead.objects.filter(user=alpine_admin).count() == 1
