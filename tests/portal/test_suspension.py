@@ -221,3 +221,50 @@ def test_a_suspended_organisations_pending_webhook_messages_are_not_sent(
     assert sweep()["webhooks"] == []
     message.refresh_from_db()
     assert message.attempts == 0 and message.state == "pending"
+
+
+def test_taxii_tokens_are_refused_with_the_reason(client, staff, bob, token_for):
+    import base64
+
+    headers = token_for(bob)
+    raw = headers["Authorization"].split()[1]
+    basic = "Basic " + base64.b64encode(f"{bob.email}:{raw}".encode()).decode()
+    taxii = {"Accept": "application/taxii+json;version=2.1"}
+    assert client.get("/taxii2/", headers={**taxii, **headers}).status_code == 200
+    suspend(bob.organisation, staff)
+    for authorization in (headers["Authorization"], basic):
+        refused = client.get("/taxii2/", headers={**taxii, "Authorization": authorization})
+        assert refused.status_code == 401
+        assert "is suspended" in refused.content.decode()
+
+
+def test_an_invitation_revoked_by_the_suspension_says_so(client, staff, alice):
+    _, raw = invite_member(acting_user=alice, email="new@nordgrid.example", role=Role.READER)
+    suspend(alice.organisation, staff)
+    page = client.get(f"/invitations/{raw}/").content.decode()
+    assert "This invitation was revoked." in page
+
+
+def test_every_other_way_in_is_refused_too(rf, staff, bob):
+    from django.contrib.messages import get_messages
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from portal.auth_adapters import AccountAdapter
+    from portal.models import User
+
+    suspend(bob.organisation, staff)
+    request = rf.get("/accounts/login/")
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)
+    response = AccountAdapter(request).pre_login(
+        request,
+        User.objects.get(pk=bob.pk),
+        email_verification="none",
+        signal_kwargs=None,
+        email=None,
+        signup=False,
+        redirect_url=None,
+    )
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert "is suspended" in str(list(get_messages(request))[0])

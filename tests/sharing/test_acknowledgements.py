@@ -166,3 +166,15 @@ def test_the_recipients_endpoint_and_page_cost_fixed_queries(
     assert len(rows) == 2 + extra
     with django_assert_num_queries(16):  # as test_reading_queries counts the publication page
         client.get(f"/publications/{publication.id}/")
+
+
+def test_the_form_refuses_readers_and_other_organisations(copy, charlie, alpine):
+    reader = _member(alpine, "rita@alpine.example", Role.READER)
+    page = api_client(reader).get(f"/inbox/{copy.id}/").content.decode()
+    assert 'name="outcome"' not in page  # no form for readers
+    assert api_client(reader).post(f"/inbox/{copy.id}/", {"outcome": "verified"}).status_code == 403
+    assert (
+        api_client(charlie).post(f"/inbox/{copy.id}/", {"outcome": "verified"}).status_code == 404
+    )
+    copy.refresh_from_db()
+    assert copy.acknowledgement == ""
