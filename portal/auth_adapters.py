@@ -3,15 +3,41 @@ reverse proxies is read the same way as for the audit trail."""
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
+from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from portal.services.organisations import suspended_message
+
+
+def _suspended_organisation(user):
+    organisation = getattr(user, "organisation", None)
+    return organisation if organisation is not None and organisation.is_suspended else None
+
 
 class AccountAdapter(DefaultAccountAdapter):
+    def authenticate(self, request: HttpRequest, **credentials):
+        """allauth's check of the password, refusing members of a suspended organisation with
+        a message that says so (shown on the login form; nothing is logged in)."""
+        user = super().authenticate(request, **credentials)
+        organisation = _suspended_organisation(user)
+        if organisation is not None:
+            raise ValidationError(suspended_message(organisation))
+        return user
+
+    def pre_login(self, request: HttpRequest, user, **kwargs):
+        """Every other way in (passkey login, a login finished after the second factor): a
+        member of a suspended organisation is sent back to the login page with the reason."""
+        organisation = _suspended_organisation(user)
+        if organisation is not None:
+            messages.error(request, suspended_message(organisation))
+            return HttpResponseRedirect(reverse("account_login"))
+        return super().pre_login(request, user, **kwargs)
+
     def login(self, request: HttpRequest, user) -> None:
         """Log in, and count the password typed for this login as a fresh confirmation: right
         after logging in, enrolling a second factor does not ask for the password again.

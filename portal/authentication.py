@@ -2,7 +2,7 @@
 
 from rest_framework import authentication, exceptions
 
-from portal.services import use_api_token
+from portal.services import OrganisationSuspended, use_api_token
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -14,7 +14,10 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
-        token = use_api_token(raw=header[1])
+        try:
+            token = use_api_token(raw=header[1])
+        except OrganisationSuspended as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return token.user, token

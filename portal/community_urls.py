@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import views
+from portal import views, views_organisations
 
 urlpatterns = [
     path("join/", views.join, name="join"),
@@ -10,6 +10,12 @@ urlpatterns = [
         "staff/join-requests/<int:join_request_id>/",
         views.join_request_detail,
         name="join-request",
+    ),
+    path("staff/organisations/", views_organisations.organisation_list, name="organisations"),
+    path(
+        "staff/organisations/<int:organisation_id>/suspension/",
+        views_organisations.organisation_suspension,
+        name="organisation-suspension",
     ),
     path("invitations/<str:token>/", views.accept_invitation, name="accept-invitation"),
     path("organisation/members/", views.members, name="members"),

@@ -12,11 +12,14 @@ from collections.abc import Callable
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 
 from portal import permissions
+from portal.models import Organisation
+from portal.services.organisations import suspended_message
 
 ENROLMENT_URL_NAME = "mfa_activate_totp"
 ENROLMENT_NEXT_SESSION_KEY = "mfa_enrolment_next"
@@ -83,4 +86,36 @@ class RequireMFAForPrivilegedMiddleware:
                 "afterwards).",
             )
             return redirect(ENROLMENT_URL_NAME)
+        return self.get_response(request)
+
+
+class SuspendedOrganisationMiddleware:
+    """End the session of a member whose organisation was suspended while they were logged in,
+    and say why: the page asks them to log in (where they are refused with the same message);
+    the API answers 401 in JSON.
+
+    The authentication backends (portal.auth_backends) already load such a user as anonymous;
+    this only looks further when a session still names a user who did not load, so other
+    requests cost nothing more. Goes after AuthenticationMiddleware and MessageMiddleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated and SESSION_KEY in request.session:
+            organisation = (
+                Organisation.objects.filter(
+                    members__pk=request.session[SESSION_KEY], suspended_at__isnull=False
+                )
+                .only("name")
+                .first()
+            )
+            if organisation is not None:
+                message = suspended_message(organisation)
+                logout(request)
+                if request.path_info.startswith(API_PREFIX):
+                    return JsonResponse({"detail": message, "errors": [message]}, status=401)
+                messages.error(request, message)
+                return redirect(settings.LOGIN_URL)
         return self.get_response(request)

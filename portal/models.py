@@ -33,12 +33,19 @@ class Organisation(models.Model):
         max_length=64, unique=True, editable=False, default=new_stix_identity_id
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Set while platform admins have suspended the organisation: its members cannot log in or
+    # use their tokens, and it receives no deliveries (portal.services.organisations).
+    suspended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class Role(models.IntegerChoices):

@@ -51,6 +51,13 @@ def access_join_request(*, user, join_request_id: int) -> JoinRequest:
     return get_object_or_404(JoinRequest, pk=join_request_id)
 
 
+def access_organisation(*, user, organisation_id: int) -> Organisation:
+    """Any organisation, for platform admins only (suspension); 404 for everyone else."""
+    if not permissions.is_platform_admin(user):
+        raise Http404
+    return get_object_or_404(Organisation, pk=organisation_id)
+
+
 def visible_trust_groups(*, user) -> QuerySet[TrustGroup]:
     """Every group for platform admins; the groups of the user's organisation otherwise."""
     if user.is_staff:

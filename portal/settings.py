@@ -116,6 +116,8 @@ MIDDLEWARE = [
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     # After authentication, messages and allauth: it redirects and explains why.
     "portal.middleware.RequireMFAForPrivilegedMiddleware",
+    # Ends the session of a member whose organisation was suspended, saying why.
+    "portal.middleware.SuspendedOrganisationMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -162,9 +164,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # address, then a second factor. Nobody signs up: people join through invitations, which
 # create the account with its address verified (portal.views.accept_invitation).
 AUTH_USER_MODEL = "portal.User"
+# Django's and allauth's backends, refusing members of suspended organisations.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "portal.auth_backends.ModelBackend",
+    "portal.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"

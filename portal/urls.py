@@ -23,7 +23,17 @@ api_patterns = [
         sharing_api.PublicationDetailView.as_view(),
         name="api-publication",
     ),
+    path(
+        "publications/<int:pk>/recipients/",
+        sharing_api.PublicationRecipientsView.as_view(),
+        name="api-publication-recipients",
+    ),
     path("inbox/", sharing_api.InboxListView.as_view(), name="api-inbox"),
+    path(
+        "inbox/<int:pk>/acknowledge/",
+        sharing_api.AcknowledgeView.as_view(),
+        name="api-delivery-acknowledge",
+    ),
     path("inbox/<int:pk>/", sharing_api.InboxDetailView.as_view(), name="api-delivery"),
     path("webhooks/", sharing_api.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/", sharing_api.WebhookDetailView.as_view(), name="api-webhook"),
@@ -55,6 +65,7 @@ urlpatterns = [
         name="publication-bundle",
     ),
     path("inbox/", sharing_views.inbox, name="inbox"),
+    path("inbox/read/", sharing_views.inbox_mark_all_read, name="inbox-mark-all-read"),
     path("inbox/<int:delivery_id>/", sharing_views.delivery_detail, name="delivery-detail"),
     path(
         "inbox/<int:delivery_id>/bundle.json",

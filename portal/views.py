@@ -217,7 +217,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             _errors(form, exc)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="portal.auth_backends.ModelBackend")
             # The password was chosen in this very request: record it as allauth's password
             # authentication, so enrolling a second factor next does not ask for it again.
             record_authentication(

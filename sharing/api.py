@@ -1,7 +1,7 @@
 """REST API of the sharing side: publish, read publications and the inbox, manage webhooks."""
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, parsers, serializers, status
 from rest_framework.request import Request
@@ -11,15 +11,17 @@ from rest_framework.views import APIView
 from portal.api import OrganisationScopedMixin, ScopedListView, ScopedRetrieveView
 from portal.models import Organisation, TokenScope
 from sharing import selectors
-from sharing.models import Delivery, Publication, WebhookEndpoint
+from sharing.models import Delivery, Publication, PublishedObject, WebhookEndpoint
 from sharing.serializers import (
+    AcknowledgeInputSerializer,
     DeliveryDetailSerializer,
     DeliverySerializer,
     PublicationSerializer,
     PublishInputSerializer,
+    RecipientStatusSerializer,
     WebhookEndpointSerializer,
 )
-from sharing.services import publishing, webhooks
+from sharing.services import inbox, publishing, webhooks
 from sharing.stix import BundleError
 
 
@@ -103,22 +105,91 @@ class PublicationDetailView(ScopedRetrieveView):
         return selectors.publications_for(organisation)
 
 
+class PublicationRecipientsView(APIView):
+    """Each recipient organisation of your publication: inbox delivery, webhook messages, the
+    portal's verification of its copy and its own acknowledgement. 404 for another
+    organisation's publication."""
+
+    @extend_schema(responses=RecipientStatusSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        publication = selectors.access_publication(user=request.user, publication_id=pk)
+        rows = selectors.recipient_statuses(publication=publication)
+        return Response(RecipientStatusSerializer(rows, many=True).data)
+
+
+UNREAD_VALUES = ("0", "1", "true", "false")
+
+
 class InboxListView(ScopedListView):
-    """What was delivered to your organisation, newest first, with its verification state."""
+    """What was delivered to your organisation, newest first, with its verification state,
+    your organisation's acknowledgement and whether you have opened it (`?unread=1`: only
+    the deliveries you have not opened)."""
 
     serializer_class = DeliverySerializer
 
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[Delivery]:
-        return selectors.inbox_for(organisation)
+        unread_only = self.request.query_params.get("unread") in ("1", "true")
+
+        inbox = selectors.inbox_with_unread(user=self.request.user, unread_only=unread_only)
+        # The publication's trust groups and object count: two queries per page, not per row.
+        return inbox.prefetch_related(
+            "publication__trust_groups",
+            Prefetch("publication__items", queryset=PublishedObject.objects.only("publication_id")),
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "unread",
+                bool,
+                description="1: only the deliveries the requesting user has not opened.",
+            )
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        values = request.query_params.getlist("unread")
+        if any(value not in UNREAD_VALUES for value in values) or len(values) > 1:
+            raise exceptions.ValidationError(
+                {"unread": "Use unread=1 (only what you have not opened) or unread=0."}
+            )
+        return super().get(request, *args, **kwargs)
 
 
 class InboxDetailView(ScopedRetrieveView):
-    """One delivery with every STIX object and its receipt."""
+    """One delivery with every STIX object and its receipt; opening it marks it read for
+    you."""
 
     serializer_class = DeliveryDetailSerializer
 
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[Delivery]:
         return selectors.inbox_for(organisation)
+
+    def get_object(self) -> Delivery:
+        delivery = super().get_object()
+        inbox.mark_read(user=self.request.user, delivery=delivery)
+        return delivery
+
+
+class AcknowledgeView(APIView):
+    """POST your organisation's verdict on a delivery: `{"outcome": "verified" | "failed",
+    "comment": "..."}`. A later acknowledgement replaces the earlier one. Publishers and
+    organisation admins of the recipient only (a publish token); 404 for another
+    organisation's delivery; 400, writing nothing, for bad input."""
+
+    @extend_schema(request=AcknowledgeInputSerializer, responses={200: DeliverySerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        delivery = selectors.access_delivery(user=request.user, delivery_id=pk)
+        require_write_scope(request)
+        data = AcknowledgeInputSerializer(data=request.data)
+        if not data.is_valid():
+            return Response({"errors": _flatten(data.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        inbox.acknowledge_delivery(
+            acting_user=request.user,
+            delivery=delivery,
+            outcome=data.validated_data["outcome"],
+            comment=data.validated_data["comment"],
+        )
+        return Response(DeliverySerializer(selectors.inbox_of(user=request.user).get(pk=pk)).data)
 
 
 class WebhookListView(OrganisationScopedMixin, generics.ListAPIView):

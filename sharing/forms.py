@@ -1,7 +1,8 @@
 from django import forms
 
 from portal.models import TrustGroup
-from sharing.models import Distribution, TlpLevel
+from sharing.models import AcknowledgementOutcome, Distribution, TlpLevel
+from sharing.services.inbox import COMMENT_MAX_LENGTH
 
 
 class PublishForm(forms.Form):
@@ -91,3 +92,17 @@ class MispImportForm(forms.Form):
         else:
             raise forms.ValidationError("Upload or paste a MISP event.")
         return data
+
+
+class AcknowledgeForm(forms.Form):
+    """The recipient's own verdict on a delivery (sharing.services.inbox)."""
+
+    outcome = forms.ChoiceField(
+        choices=AcknowledgementOutcome.choices, widget=forms.RadioSelect, label="Your verdict"
+    )
+    comment = forms.CharField(
+        required=False,
+        max_length=COMMENT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Comment for the publisher (optional)",
+    )

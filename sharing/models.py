@@ -120,6 +120,11 @@ class VerificationState(models.TextChoices):
     FAILED = "failed", "Verification failed"
 
 
+class AcknowledgementOutcome(models.TextChoices):
+    VERIFIED = "verified", "Verified by the recipient"
+    FAILED = "failed", "Failed the recipient's verification"
+
+
 class Delivery(models.Model):
     """An inbox entry: a publication delivered to one organisation, and what its own
     verification against the chain found."""
@@ -137,6 +142,17 @@ class Delivery(models.Model):
     verification_requested_at = models.DateTimeField(default=timezone.now)
     verified_at = models.DateTimeField(null=True, blank=True)
     verification_report = models.JSONField(default=list, blank=True)
+    # The recipient's own acknowledgement (sharing.services.acknowledgements): what its
+    # verification found, in its words. A later acknowledgement replaces this one; each is
+    # kept in the audit trail.
+    acknowledgement = models.CharField(
+        max_length=10, choices=AcknowledgementOutcome.choices, blank=True
+    )
+    acknowledgement_comment = models.TextField(blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -149,6 +165,37 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["organisation", "-created_at", "-id"], name="delivery_inbox_order")
         ]
+
+
+class DeliveryRead(models.Model):
+    """A user opened a delivery of their inbox (sharing.services.inbox).
+
+    A delivery is unread for a user when it is newer than their high-water mark
+    (`InboxReadMark`, else the day they joined) and they have no such row. Rows exist only for
+    deliveries newer than the mark ("mark all read" moves it and drops the rows below it), so
+    the table and the unread count grow with what arrived since, not with the whole inbox.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delivery_reads"
+    )
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="reads")
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "delivery"], name="one_read_per_user")
+        ]
+
+
+class InboxReadMark(models.Model):
+    """A user's inbox high-water mark: every delivery created up to `read_before` counts as
+    read for them."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    read_before = models.DateTimeField()
 
 
 def new_webhook_message_id() -> str:

@@ -95,6 +95,7 @@ class PublicationPage:
     items: list[PublishedObject]
     objects: list[Integrity]
     deliveries: list[Delivery]
+    recipients: list[selectors.RecipientStatus]
     timeline: list[Step]
     time_to_share: timedelta | None
     graph: graph.Graph
@@ -109,8 +110,8 @@ def publication_page(*, user: User, publication_id: int) -> PublicationPage:
     items = list(
         publication.items.select_related("entry__signing_key", "entry__checkpoint").order_by("id")
     )
-    deliveries = list(publication.deliveries.select_related("organisation"))
-    deliveries.sort(key=lambda d: (d.organisation_id != publication.organisation_id, d.id))
+    recipients = selectors.recipient_statuses(publication=publication)
+    deliveries = [recipient.delivery for recipient in recipients]
     own = next((d for d in deliveries if d.organisation_id == publication.organisation_id), None)
     objects = [_integrity(obj, own) for obj in items]
 
@@ -140,6 +141,7 @@ def publication_page(*, user: User, publication_id: int) -> PublicationPage:
         items=items,
         objects=objects,
         deliveries=deliveries,
+        recipients=recipients,
         timeline=timeline,
         time_to_share=publication.delivered_at - start if publication.delivered_at else None,
         graph=graph.layout([(obj.id, obj.body) for obj in items]),

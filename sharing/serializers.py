@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sharing.models import (
+    AcknowledgementOutcome,
     Delivery,
     Distribution,
     Publication,
@@ -79,12 +80,90 @@ class ItemSerializer(serializers.ModelSerializer):
         fields = ["stix_id", "stix_type", "version", "object", "receipt"]
 
 
+class AcknowledgementSerializer(serializers.Serializer):
+    """The recipient's own verdict on a delivery; the latest one stands."""
+
+    outcome = serializers.ChoiceField(choices=AcknowledgementOutcome.choices)
+    comment = serializers.CharField(allow_blank=True)
+    at = serializers.DateTimeField()
+    by = serializers.EmailField(allow_blank=True)
+
+
+def acknowledgement_of(delivery: Delivery) -> dict | None:
+    if not delivery.acknowledgement:
+        return None
+    by = delivery.acknowledged_by
+    return {
+        "outcome": delivery.acknowledgement,
+        "comment": delivery.acknowledgement_comment,
+        "at": delivery.acknowledged_at,
+        "by": by.email if by is not None else "",
+    }
+
+
 class DeliverySerializer(serializers.ModelSerializer):
     publication = PublicationSerializer()
+    unread = serializers.SerializerMethodField(
+        help_text="Whether the requesting user has not opened this delivery yet."
+    )
+    acknowledgement = serializers.SerializerMethodField()
 
     class Meta:
         model = Delivery
-        fields = ["id", "publication", "created_at", "verification", "verified_at"]
+        fields = [
+            "id",
+            "publication",
+            "created_at",
+            "verification",
+            "verified_at",
+            "unread",
+            "acknowledgement",
+        ]
+
+    def get_unread(self, delivery: Delivery) -> bool:
+        return bool(getattr(delivery, "unread", False))
+
+    @extend_schema_field(AcknowledgementSerializer(allow_null=True))
+    def get_acknowledgement(self, delivery: Delivery) -> dict | None:
+        acknowledgement = acknowledgement_of(delivery)
+        return AcknowledgementSerializer(acknowledgement).data if acknowledgement else None
+
+
+class AcknowledgeInputSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=AcknowledgementOutcome.choices,
+        help_text="What your own verification of the delivered copy found.",
+    )
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000, trim_whitespace=True
+    )
+
+
+class WebhookStatusSerializer(serializers.Serializer):
+    endpoint_id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
+    attempts = serializers.IntegerField()
+    succeeded_at = serializers.DateTimeField(allow_null=True)
+
+
+class RecipientStatusSerializer(serializers.Serializer):
+    """One recipient organisation of a publication, as its publisher sees it."""
+
+    organisation = serializers.CharField(source="organisation.name")
+    delivered_at = serializers.DateTimeField()
+    webhook_summary = serializers.ChoiceField(
+        choices=["none", "pending", "succeeded", "failed"],
+        help_text="none, or the least advanced state of the recipient's webhook messages.",
+    )
+    webhooks = WebhookStatusSerializer(many=True)
+    verification = serializers.CharField(help_text="The portal's verification of the copy.")
+    verified_at = serializers.DateTimeField(allow_null=True)
+    acknowledgement = serializers.SerializerMethodField()
+
+    @extend_schema_field(AcknowledgementSerializer(allow_null=True))
+    def get_acknowledgement(self, recipient) -> dict | None:
+        acknowledgement = acknowledgement_of(recipient.delivery)
+        return AcknowledgementSerializer(acknowledgement).data if acknowledgement else None
 
 
 class DeliveryDetailSerializer(DeliverySerializer):

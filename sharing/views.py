@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 from portal import permissions
 from portal.selectors import trust_groups_of
 from sharing import history, selectors
-from sharing.forms import PublishForm, WebhookForm
+from sharing.forms import AcknowledgeForm, PublishForm, WebhookForm
+from sharing.services import inbox as inbox_services
 from sharing.services import publishing, webhooks
 from sharing.stix import BundleError
 
@@ -65,23 +66,61 @@ def publication_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.inbox_of(user=request.user), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    """The organisation's deliveries, newest first, the ones this user has not opened marked
+    (`?unread=1`: only those)."""
+    unread_only = request.GET.get("unread") == "1"
+    page = Paginator(
+        selectors.inbox_with_unread(user=request.user, unread_only=unread_only), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
     history.mark_deliveries(page.object_list)
-    return render(request, "sharing/inbox.html", {"page": page})
+    return render(request, "sharing/inbox.html", {"page": page, "unread_only": unread_only})
+
+
+@login_required
+@require_POST
+def inbox_mark_all_read(request: HttpRequest) -> HttpResponse:
+    selectors.inbox_of(user=request.user)  # 404 without an organisation
+    inbox_services.mark_all_read(user=request.user)
+    messages.success(request, "Everything in your inbox is marked read.")
+    return redirect("inbox")
 
 
 @login_required
 def delivery_detail(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    """One delivery (opening it marks it read for the user), with the acknowledgement form
+    (POST) for publishers and organisation admins."""
     delivery = selectors.access_delivery(user=request.user, delivery_id=delivery_id)
+    can_acknowledge = permissions.can_publish(request.user)
+    form = AcknowledgeForm(request.POST or None)
+    if request.method == "POST":
+        permissions.require(
+            can_acknowledge, "Only publishers and organisation admins may acknowledge."
+        )
+        if form.is_valid():
+            try:
+                inbox_services.acknowledge_delivery(
+                    acting_user=request.user,
+                    delivery=delivery,
+                    outcome=form.cleaned_data["outcome"],
+                    comment=form.cleaned_data["comment"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Acknowledgement recorded; the publisher sees it.")
+                return redirect("delivery-detail", delivery_id=delivery.id)
+    else:
+        inbox_services.mark_read(user=request.user, delivery=delivery)
     return render(
         request,
         "sharing/delivery_detail.html",
         {
             "delivery": delivery,
             "objects": history.mark_items(list(delivery.publication.items.all())),
+            "acknowledge_form": form,
+            "can_acknowledge": can_acknowledge,
         },
+        status=400 if request.method == "POST" else 200,
     )
 
 

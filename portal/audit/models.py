@@ -48,6 +48,9 @@ class AuditAction(models.TextChoices):
     TOKEN_SCOPE_REDUCED = "token_scope_reduced", "API token narrowed to the role"
     TRUST_GROUP_RETIRED = "trust_group_retired", "Trust group retired"
     RECEIPTS_REISSUED = "receipts_reissued", "Receipts reissued after a chain reorganisation"
+    ORGANISATION_SUSPENDED = "organisation_suspended", "Organisation suspended"
+    ORGANISATION_REINSTATED = "organisation_reinstated", "Organisation reinstated"
+    DELIVERY_ACKNOWLEDGED = "delivery_acknowledged", "Delivery acknowledged"
 
 
 class AuditEvent(models.Model):

@@ -22,6 +22,11 @@ from portal.services.onboarding import (
     rename_join_request,
     submit_join_request,
 )
+from portal.services.organisations import (
+    OrganisationSuspended,
+    reinstate_organisation,
+    suspend_organisation,
+)
 from portal.services.tokens import (
     TOKEN_PREFIX,
     create_api_token,
@@ -41,6 +46,7 @@ from portal.services.trust_groups import (
 )
 
 __all__ = [
+    "OrganisationSuspended",
     "TOKEN_PREFIX",
     "accept_invitation",
     "add_to_trust_group",
@@ -55,6 +61,7 @@ __all__ = [
     "invite_member",
     "open_invitation",
     "reject_join_request",
+    "reinstate_organisation",
     "reject_trust_group_request",
     "remove_from_trust_group",
     "rename_join_request",
@@ -65,6 +72,7 @@ __all__ = [
     "revoke_member_tokens",
     "set_member_active",
     "submit_join_request",
+    "suspend_organisation",
     "update_trust_group",
     "use_api_token",
 ]

@@ -19,6 +19,7 @@ from portal import permissions
 from portal.audit.models import AuditAction
 from portal.models import ApiToken, TokenScope, User
 from portal.services._audit import audit
+from portal.services.organisations import OrganisationSuspended
 
 TOKEN_PREFIX = "ctp_"
 
@@ -129,7 +130,9 @@ def cut_tokens_to_role(*, acting_user: User, member: User) -> int:
 
 
 def use_api_token(*, raw: str) -> ApiToken | None:
-    """The usable token with this secret value (recording its use), or None."""
+    """The usable token with this secret value (recording its use), or None. Raises
+    OrganisationSuspended for a usable token of a member of a suspended organisation: the
+    caller answers with its message rather than "invalid token"."""
     token = (
         ApiToken.objects.select_related("user", "user__organisation")
         .filter(key_hash=hash_token(raw))
@@ -137,6 +140,9 @@ def use_api_token(*, raw: str) -> ApiToken | None:
     )
     if token is None or not token.is_usable() or not token.user.is_active:
         return None
+    organisation = token.user.organisation
+    if organisation is not None and organisation.suspended_at is not None:
+        raise OrganisationSuspended(organisation)
     now = timezone.now()
     # Record at most once a minute: a busy client must not turn every request into a write.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:

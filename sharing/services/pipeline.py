@@ -124,7 +124,8 @@ def deliver_anchored(*, limit: int | None = None) -> tuple[int, list[int]]:
             item.receipt = receipts[item.entry_id]
         bulk_set(items, ["receipt"], batch_size=500)
 
-        entitled = recipients_of(publications)
+        # Suspended organisations are skipped here too, whatever decided the recipients.
+        entitled = drop_suspended(recipients_of(publications))
         Delivery.objects.bulk_create(
             [
                 Delivery(publication_id=publication_id, organisation_id=organisation_id)
@@ -216,7 +217,21 @@ def recipients_of(publications: list[Publication]) -> dict[int, set[int]]:
         for publication_id, groups in groups_of.items():
             for group_id in groups:
                 entitled[publication_id] |= members_of[group_id]
-    return entitled
+    return drop_suspended(entitled)
+
+
+def drop_suspended(entitled: dict[int, set[int]]) -> dict[int, set[int]]:
+    """`entitled` without the organisations that are suspended (portal.services.organisations):
+    they receive nothing on any channel while suspended. One query."""
+    suspended = set(
+        Organisation.objects.filter(
+            id__in={o for organisations in entitled.values() for o in organisations},
+            suspended_at__isnull=False,
+        ).values_list("id", flat=True)
+    )
+    if not suspended:
+        return entitled
+    return {pid: organisations - suspended for pid, organisations in entitled.items()}
 
 
 # --- Verify ------------------------------------------------------------------------------
@@ -411,7 +426,10 @@ def sweep() -> dict[str, list[int] | bool]:
             verification=VerificationState.PENDING, verification_requested_at__lt=stuck_before
         ).exists(),
         "webhooks": _touch_stuck(
-            WebhookMessage.objects.filter(state=WebhookMessageState.PENDING),
+            # A suspended organisation's messages wait, unsent, until it is reinstated.
+            WebhookMessage.objects.filter(state=WebhookMessageState.PENDING).exclude(
+                endpoint__organisation__suspended_at__isnull=False
+            ),
             "next_attempt_at",
             stuck_before,
         ),

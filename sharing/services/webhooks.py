@@ -226,6 +226,8 @@ def send_messages(*, message_ids: list[int]) -> dict[int, SendOutcome]:
         claimed = list(
             WebhookMessage.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(id__in=message_ids, state=WebhookMessageState.PENDING, next_attempt_at__lte=now)
+            # A suspended organisation's messages are not sent (portal.services.organisations).
+            .exclude(endpoint__organisation__suspended_at__isnull=False)
             .values_list("id", flat=True)
         )
         WebhookMessage.objects.filter(id__in=claimed).update(

@@ -7,7 +7,7 @@ import binascii
 
 from rest_framework import authentication, exceptions
 
-from portal.services import use_api_token
+from portal.services import OrganisationSuspended, use_api_token
 
 
 class BasicTokenAuthentication(authentication.BaseAuthentication):
@@ -21,7 +21,10 @@ class BasicTokenAuthentication(authentication.BaseAuthentication):
             _, _, password = base64.b64decode(header[1], validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from exc
-        token = use_api_token(raw=password)
+        try:
+            token = use_api_token(raw=password)
+        except OrganisationSuspended as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return token.user, token

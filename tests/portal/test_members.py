@@ -211,7 +211,7 @@ def test_an_org_admin_sees_each_members_protection_and_activity(
     bobs_browser.post("/accounts/login/", {"login": bob.email, "password": "pw-" + bob.email})
     client.force_login(alice)
     client.get("/organisation/members/")  # warm the session and the sessions list
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         page = client.get("/organisation/members/").content.decode()
     row_of = {
         m: page[page.index(f'<td data-label="Email">{m.email}') :][:2500] for m in (bob, publisher)

@@ -72,6 +72,10 @@ ROUTES: dict[str, Rule] = {
     "publish": Rule(web(**{**OWN_ORGANISATION, "staff": 403, "reader": 403})),
     "publications": Rule(web(**OWN_ORGANISATION)),
     "inbox": Rule(web(**OWN_ORGANISATION)),
+    "inbox-mark-all-read": Rule(
+        web(**{**dict.fromkeys(ALL_MEMBERS, DONE), "staff": 404}),
+        method="post",
+    ),
     "search": Rule(web(**OWN_ORGANISATION)),
     "webhooks": Rule(web(**OWN_ORGANISATION)),
     "members": Rule(web(**OWN_ORGANISATION)),
@@ -183,6 +187,13 @@ ROUTES: dict[str, Rule] = {
     # Platform admins only
     "join-requests": Rule(web(**STAFF_ONLY)),
     "pipeline-overview": Rule(web(**STAFF_ONLY)),
+    "organisations": Rule(web(**STAFF_ONLY)),
+    "organisation-suspension": Rule(
+        web(**{**dict.fromkeys(STAFF_ONLY, 404), "staff": DONE}),
+        method="post",
+        kwargs=lambda o: {"organisation_id": o["users"]["outsider"].organisation_id},
+        data={"suspend": "1", "reason": "x", "confirmed": "yes"},
+    ),
     "join-request": Rule(
         web(**{**dict.fromkeys(STAFF_ONLY, 404), "staff": 200}),
         kwargs=lambda o: {"join_request_id": o["join_request"].id},
@@ -201,6 +212,16 @@ ROUTES: dict[str, Rule] = {
         api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["publication"].id}
     ),
     "api-inbox": Rule(api(**OWN_ORGANISATION), api=True),
+    "api-publication-recipients": Rule(
+        api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["publication"].id}
+    ),
+    "api-delivery-acknowledge": Rule(
+        api(**{**OWNER_ONLY, "reader": 403}),
+        api=True,
+        method="post",
+        kwargs=lambda o: {"pk": o["delivery"].id},
+        data={"outcome": "verified"},
+    ),
     "api-delivery": Rule(api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["delivery"].id}),
     "api-webhooks": Rule(api(**OWN_ORGANISATION), api=True),
     "api-webhook": Rule(api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["webhook"].id}),

@@ -84,7 +84,14 @@ def test_a_platform_admin_without_organisation_sees_only_pages_they_can_use(clie
     client.force_login(staff)
     page = client.get("/trust-groups/").content.decode()
     links = nav_links(page)
-    assert links == ["Trust groups", "Tokens", "Join requests", "Pipeline", "Audit"]
+    assert links == [
+        "Trust groups",
+        "Tokens",
+        "Join requests",
+        "Organisations",
+        "Pipeline",
+        "Audit",
+    ]
     assert 'aria-current="page">Trust groups' in page
     for path in ("/inbox/", "/publications/", "/webhooks/"):
         assert client.get(path).status_code == 404  # so no link leads there

@@ -8,11 +8,12 @@ from tests.sharing.test_reading import campaign_bundle, delivered
 
 pytestmark = pytest.mark.django_db
 
-# Every logged-in request costs 8: session, user, allauth's user-session record (two
-# savepoints, read, user, update), the MFA check. The rest is the page's own, fixed.
-# The frame's 8, then the page's own; the inbox and the publication page also read the objects'
-# lineages once for their version marks (sharing.history).
-QUERIES = {"inbox": 8 + 5, "publication": 8 + 6, "object": 8 + 6, "search": 8 + 4}
+# Every logged-in request costs 9: session, user, allauth's user-session record (two
+# savepoints, read, user, update), the MFA check, the unread count next to Inbox. The rest is
+# the page's own, fixed. The inbox and the publication page also read the objects' lineages
+# once for their version marks (sharing.history); the publication page reads the recipients'
+# webhook messages once (sharing.selectors.recipient_statuses).
+QUERIES = {"inbox": 9 + 5, "publication": 9 + 7, "object": 9 + 6, "search": 9 + 4}
 
 
 @pytest.fixture(params=[1, 6], ids=["one", "six"])

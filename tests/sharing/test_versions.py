@@ -122,7 +122,7 @@ def test_the_inbox_marks_superseded_and_revoked_objects(
         Delivery.objects.create(publication=publication, organisation=alpine_admin.organisation)
     client.force_login(alpine_admin)
     client.get("/inbox/")
-    with django_assert_num_queries(13):  # two for the marks, whatever the page size
+    with django_assert_num_queries(14):  # two for the marks, whatever the page size
         response = client.get("/inbox/")
     marks = {d.publication_id: d.version_marks for d in response.context["page"].object_list}
     assert marks == {first.id: ["superseded"], second.id: []}
@@ -134,7 +134,7 @@ def test_the_inbox_marks_superseded_and_revoked_objects(
     lineage = ObjectLineage.objects.get()
     revocation = drafts.revoke(acting_user=publisher, lineage=lineage, now=LATER)
     Delivery.objects.create(publication=revocation, organisation=alpine_admin.organisation)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         response = client.get("/inbox/")
     marks = {d.publication_id: d.version_marks for d in response.context["page"].object_list}
     assert marks == {first.id: ["revoked"], second.id: ["revoked"], revocation.id: ["revoked"]}
