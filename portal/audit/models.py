@@ -47,6 +47,9 @@ class AuditAction(models.TextChoices):
     SESSIONS_ENDED = "sessions_ended", "Member's sessions ended"
     TOKEN_SCOPE_REDUCED = "token_scope_reduced", "API token narrowed to the role"
     TRUST_GROUP_RETIRED = "trust_group_retired", "Trust group retired"
+    SIGNING_KEY_REGISTERED = "signing_key_registered", "Signing key registered"
+    SIGNING_KEY_ROTATED = "signing_key_rotated", "Signing key rotated"
+    SIGNING_KEY_REVOKED = "signing_key_revoked", "Signing key revoked"
 
 
 class AuditEvent(models.Model):

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
+from ledger import keys as ledger_keys
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.chain import ChainError
@@ -26,7 +27,7 @@ from portal.audit.models import AuditAction, AuditAnchor, AuditEvent, AuditHead,
 
 logger = logging.getLogger(__name__)
 
-PLATFORM_KEY_OWNER = "platform"
+PLATFORM_KEY_OWNER = ledger_keys.PLATFORM_OWNER
 
 
 def record(
@@ -126,11 +127,8 @@ def request_ip(request: HttpRequest | None) -> str | None:
 
 
 def platform_signing_key() -> SigningKey:
-    """The portal's own Ed25519 key, created on first use."""
-    try:
-        return ledger_services.active_signing_key(owner=PLATFORM_KEY_OWNER)
-    except SigningKey.DoesNotExist:
-        return ledger_services.create_signing_key(owner=PLATFORM_KEY_OWNER)
+    """The portal's own Ed25519 key, created on first use (ledger.keys)."""
+    return ledger_keys.platform_signing_key()
 
 
 def anchor_head() -> AuditAnchor | None:
