@@ -213,3 +213,13 @@ def test_a_reader_cannot_publish_a_signed_submission(client, alice, bob, token_f
     response = post(client, token_for(bob), submission(bob.organisation, private))
     assert response.status_code == 403
     assert Publication.objects.count() == 0
+
+
+def test_the_integrity_panel_shows_the_custody_of_the_key(client, alice, publisher, token_for):
+    private, key = register(alice)
+    post(client, token_for(publisher), submission(publisher.organisation, private))
+    pipeline.seal_received()
+    client.force_login(publisher)
+    publication = Publication.objects.get()
+    page = client.get(f"/publications/{publication.pk}/").content.decode()
+    assert f'<code>{key.key_id}</code> <span class="badge custody">organisation-held</span>' in page
