@@ -199,7 +199,7 @@ class KeyEventSerializer(serializers.ModelSerializer):
         model = KeyEvent
         fields = ["id", "kind", "organisation", "key_id", "custody", "payload", "state", "receipt"]
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {}})
     def get_receipt(self, event: KeyEvent) -> dict | None:
         return self.context["receipts"].get(event.entry_id)
 
