@@ -629,17 +629,30 @@ def organisation_keys(request: HttpRequest) -> HttpResponse:
     return _keys_page(request, form=form, status=400 if request.method == "POST" else 200)
 
 
-def _keys_page(request: HttpRequest, *, form=None, status: int = 200, **forms) -> HttpResponse:
+def _keys_page(
+    request: HttpRequest, *, form=None, status: int = 200, failed=None, failed_key=None
+) -> HttpResponse:
+    """The keys page; `failed` is a rotate or revoke form that did not pass, shown again (with
+    its errors, open) on the row of `failed_key`. Each row's forms get ids of their own."""
     organisation = request.user.organisation
+    keys = list(selectors.organisation_keys(organisation=organisation))
+    rows = []
+    for key in keys:
+        rotate = RotateKeyForm(auto_id=f"rotate-{key.pk}-%s")
+        revoke = RevokeKeyForm(auto_id=f"revoke-{key.pk}-%s")
+        if failed_key is not None and key.pk == failed_key.pk:
+            rotate, revoke = (
+                (failed, revoke) if isinstance(failed, RotateKeyForm) else (rotate, failed)
+            )
+        rows.append({"key": key, "rotate_form": rotate, "revoke_form": revoke})
     return render(
         request,
         "portal/keys.html",
         {
             "organisation": organisation,
-            "keys": selectors.organisation_keys(organisation=organisation),
+            "rows": rows,
             "form": form or RegisterKeyForm(),
-            "rotate_form": forms.get("rotate_form") or RotateKeyForm(),
-            "revoke_form": forms.get("revoke_form") or RevokeKeyForm(),
+            "failed_key": failed_key,
             "can_manage": permissions.can_administer_organisation(request.user),
             "second_factor": permissions.session_passed_second_factor(request),
             "now": timezone.now(),
@@ -652,7 +665,7 @@ def _keys_page(request: HttpRequest, *, form=None, status: int = 200, **forms) -
 @require_POST
 def organisation_key_rotate(request: HttpRequest, key_id: str) -> HttpResponse:
     key = selectors.access_signing_key(user=request.user, key_id=key_id)
-    form = RotateKeyForm(request.POST)
+    form = RotateKeyForm(request.POST, auto_id=f"rotate-{key.pk}-%s")
     if form.is_valid():
         try:
             new = organisation_keys_service.rotate_organisation_key(
@@ -667,14 +680,14 @@ def organisation_key_rotate(request: HttpRequest, key_id: str) -> HttpResponse:
         else:
             messages.success(request, f"Key {key.key_id} rotated; {new.key_id} replaces it.")
             return redirect("organisation-keys")
-    return _keys_page(request, rotate_form=form, status=400)
+    return _keys_page(request, failed=form, failed_key=key, status=400)
 
 
 @login_required
 @require_POST
 def organisation_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     key = selectors.access_signing_key(user=request.user, key_id=key_id)
-    form = RevokeKeyForm(request.POST)
+    form = RevokeKeyForm(request.POST, auto_id=f"revoke-{key.pk}-%s")
     if form.is_valid():
         try:
             organisation_keys_service.revoke_organisation_key(
@@ -689,7 +702,7 @@ def organisation_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
         else:
             messages.success(request, f"Key {key.key_id} revoked.")
             return redirect("organisation-keys")
-    return _keys_page(request, revoke_form=form, status=400)
+    return _keys_page(request, failed=form, failed_key=key, status=400)
 
 
 @login_required

@@ -432,3 +432,27 @@ def test_a_reader_cannot_register(client, nordgrid):
         "/api/organisation/keys/", {"public_key": new_public_key()}, "application/json"
     )
     assert response.status_code == 403
+
+
+def test_a_refused_rotation_is_shown_on_its_row_and_ids_stay_unique(client, alice):
+    import re
+
+    keys = [
+        organisation_keys.register_organisation_key(
+            acting_user=alice, public_key=new_public_key(), second_factor=True
+        )
+        for _ in range(2)
+    ]
+    login_with_second_factor(client, alice)
+    response = client.post(
+        reverse("organisation-key-rotate", args=[keys[0].key_id]), {"public_key": "nope"}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "neither 64 hex digits" in page
+    assert f'id="rotate-{keys[0].pk}-public_key"' in page
+    assert "<details open><summary>Rotate</summary>" in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    keys[0].refresh_from_db()
+    assert keys[0].valid_until is None
