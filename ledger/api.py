@@ -19,9 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ledger import pinning, services
+from ledger import pinning, selectors, services
 from ledger.chain import ChainError
-from ledger.models import Checkpoint, CheckpointState, Deployment
+from ledger.models import Checkpoint, CheckpointState, Deployment, EntryState, KeyEvent
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -184,3 +184,63 @@ class ConsistencyProofView(APIView):
                 "proof": [node.hex() for node in proof],
             }
         )
+
+
+class KeyEventSerializer(serializers.ModelSerializer):
+    """One sealed change of the key directory: the exact payload that was sealed, and its
+    receipt once anchored (null before). ``python -m ledger.verify payload.json receipt.json``
+    checks it like any item."""
+
+    organisation = serializers.CharField(source="signing_key.owner")
+    key_id = serializers.CharField(source="signing_key.key_id")
+    custody = serializers.CharField(source="signing_key.custody")
+    state = serializers.CharField(source="entry.state")
+    receipt = serializers.SerializerMethodField()
+
+    class Meta:
+        model = KeyEvent
+        fields = ["id", "kind", "organisation", "key_id", "custody", "payload", "state", "receipt"]
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {}})
+    def get_receipt(self, event: KeyEvent) -> dict | None:
+        return self.context["receipts"].get(event.entry_id)
+
+
+class KeyEventListView(generics.ListAPIView):
+    """Every registration, rotation, revocation and creation of a signing key, newest first,
+    each with its receipt once anchored (key transparency: docs/receipts.md). Filter with
+    ``?organisation=identity--…`` or ``?key_id=ed25519:…``."""
+
+    serializer_class = KeyEventSerializer
+
+    def get_queryset(self) -> QuerySet[KeyEvent]:
+        events = KeyEvent.objects.select_related("signing_key", "entry__signing_key").order_by(
+            "-id"
+        )
+        if organisation := self.request.query_params.get("organisation"):
+            events = events.filter(signing_key__owner=organisation)
+        if key_id := self.request.query_params.get("key_id"):
+            events = events.filter(signing_key__key_id=key_id)
+        return events
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("organisation", str, description="an organisation's STIX identity"),
+            OpenApiParameter("key_id", str, description="one key's id"),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_serializer(self, *args, **kwargs):
+        page = args[0] if args else []
+        anchored = [
+            event.entry
+            for event in page
+            if event.entry.state == EntryState.ANCHORED and event.entry.checkpoint_id
+        ]
+        kwargs["context"] = {
+            **self.get_serializer_context(),
+            "receipts": selectors.receipts_for(anchored) if anchored else {},
+        }
+        return self.serializer_class(*args, **kwargs)

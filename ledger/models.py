@@ -7,25 +7,68 @@ from django.db import models
 from django.utils import timezone
 
 
+class Custody(models.TextChoices):
+    """Who holds a key's private half (the trust root's ``custody``, ledger.trust_root)."""
+
+    PORTAL = "portal-held", "Portal-held"  # generated here, stored encrypted, signs on publish
+    ORGANISATION = "organisation-held", "Organisation-held"  # registered public key only
+
+
 class SigningKey(models.Model):
     """An Ed25519 key of an owner (an opaque label, e.g. a STIX identity id).
 
-    Retired keys stay: old signatures remain verifiable with their public key.
+    A key signs validly from ``valid_from`` until ``valid_until`` or ``revoked_at``, whichever
+    comes first. Retired and revoked keys stay: old signatures remain verifiable with their
+    public key. An organisation-held key has no private half here (``encrypted_private_key`` is
+    empty), so the portal cannot sign with it.
     """
 
     owner = models.CharField(max_length=100, db_index=True)
     key_id = models.CharField(max_length=64, unique=True)
     public_key = models.BinaryField(max_length=32)
-    # AES-GCM under a key derived from settings.ENCRYPTION_SECRET; see ledger.signing.
-    encrypted_private_key = models.TextField()
+    custody = models.CharField(max_length=20, choices=Custody.choices, default=Custody.PORTAL)
+    # AES-GCM under a key derived from settings.ENCRYPTION_SECRET; see ledger.signing. Empty for
+    # organisation-held keys.
+    encrypted_private_key = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=500, blank=True)
+    # Who registered the key (an opaque label such as an e-mail address; the ledger knows no
+    # users). Empty for keys the portal generated itself.
+    registered_by = models.CharField(max_length=254, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["public_key"], name="one_signing_key_per_public_key"),
+            models.CheckConstraint(
+                condition=models.Q(custody="organisation-held", encrypted_private_key="")
+                | models.Q(custody="portal-held"),
+                name="organisation_held_keys_have_no_private_half",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.key_id
+
+    @property
+    def is_portal_held(self) -> bool:
+        return self.custody == Custody.PORTAL
+
+    def status_at(self, moment) -> str:
+        """ "revoked", "expired", "not yet valid" or "valid" at ``moment``."""
+        if self.revoked_at is not None and moment >= self.revoked_at:
+            return "revoked"
+        if self.valid_until is not None and moment >= self.valid_until:
+            return "expired"
+        if self.retired_at is not None and moment >= self.retired_at:
+            return "retired"
+        if moment < self.valid_from:
+            return "not yet valid"
+        return "valid"
 
 
 class EntryState(models.TextChoices):
@@ -129,6 +172,34 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size} ({self.state})"
+
+
+class KeyEventKind(models.TextChoices):
+    CREATED = "created", "Portal-held key created"
+    REGISTERED = "registered", "Organisation key registered"
+    ROTATED = "rotated", "Key rotated out"
+    REVOKED = "revoked", "Key revoked"
+
+
+class KeyEvent(models.Model):
+    """One change of the key directory, sealed as an entry of the log (key transparency).
+
+    ``payload`` is the exact JSON that was sealed (ledger.keys.event_payload): anyone holding
+    it and the entry's receipt can check it against the chain with ``ledger.verify``.
+    """
+
+    signing_key = models.ForeignKey(SigningKey, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=12, choices=KeyEventKind.choices)
+    payload = models.JSONField()
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="key_event")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["signing_key", "id"], name="key_event_by_key")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.signing_key_id}"
 
 
 class Deployment(models.Model):

@@ -36,17 +36,7 @@ def trust_root_document(*, contract: str, chain_id: int) -> dict[str, Any]:
     if settings.LEDGER_SENDER_KEY:
         current = sender_address(settings.LEDGER_SENDER_KEY)
         senders.setdefault(current.lower(), current)
-    keys = [
-        {
-            "public_key": bytes(key.public_key),
-            "organisation": key.owner,
-            "custody": "portal-held",
-            "valid_from": key.created_at - CLOCK_SKEW,
-            "valid_until": key.retired_at + RETIREMENT_GRACE if key.retired_at else None,
-            "revoked_at": None,
-        }
-        for key in SigningKey.objects.order_by("created_at")
-    ]
+    keys = [pinned_key(key) for key in SigningKey.objects.order_by("created_at")]
     return trust_root.build_trust_root(
         chain_id=chain_id,
         contract=contract,
@@ -54,6 +44,25 @@ def trust_root_document(*, contract: str, chain_id: int) -> dict[str, Any]:
         confirmations=settings.LEDGER_CONFIRMATIONS,
         keys=keys,
     )
+
+
+def pinned_key(key: SigningKey) -> dict[str, Any]:
+    """One key of the trust root: its real custody and validity window.
+
+    ``valid_from`` is moved back by CLOCK_SKEW. The end of a window (``valid_until``, or the
+    retirement of a portal-held key) is moved on by RETIREMENT_GRACE: the portal accepts a
+    signature only inside the window, and the entry may be anchored a little later. A
+    revocation takes effect exactly when it was recorded.
+    """
+    ends = [moment + RETIREMENT_GRACE for moment in (key.valid_until, key.retired_at) if moment]
+    return {
+        "public_key": bytes(key.public_key),
+        "organisation": key.owner,
+        "custody": key.custody,
+        "valid_from": key.valid_from - CLOCK_SKEW,
+        "valid_until": min(ends) if ends else None,
+        "revoked_at": key.revoked_at,
+    }
 
 
 class PortalChain(AnchorChain):

@@ -26,6 +26,7 @@ RECEIPT_VERSIONS = (1, 2)
 # receipt naming a field outside this set is refused (a later security field cannot be ignored),
 # and so is one that leaves any of them out (a field cannot be stripped silently).
 CRITICAL_V2 = ("subject", "salt", "leaf", "signature", "log", "anchor")
+CUSTODIES = ("portal-held", "organisation-held")
 CANONICALIZATION = "RFC8785"
 HASH_ALGORITHM = "SHA-256"
 SIGNATURE_ALGORITHM = "Ed25519"
@@ -63,6 +64,9 @@ class Receipt:
     block_number: int
     version: int = 1
     organisation: str | None = None  # version 2: the signed organisation identity
+    # Version 2, informational (neither signed nor critical): who holds the key's private half,
+    # "portal-held" or "organisation-held". The trust root is what a verifier believes.
+    custody: str | None = None
 
 
 def build_receipt(
@@ -139,10 +143,14 @@ def build_receipt_v2(
     contract: str,
     transaction_hash: str,
     block_number: int,
+    custody: str | None = None,
 ) -> dict[str, Any]:
     """The version 2 receipt: no unsalted content hash, a signature over the statement
     (organisation, key id, leaf, subject: ledger.signing.statement_bytes), and the list of
-    critical fields. Checked with parse_receipt like build_receipt."""
+    critical fields. ``custody`` ("portal-held" or "organisation-held") is added to the
+    signature block for people to read; it is not signed and not critical (the trust root pins
+    the real one, and ledger.verify refuses a receipt that contradicts it). Checked with
+    parse_receipt like build_receipt."""
     doc: dict[str, Any] = {
         "type": RECEIPT_TYPE,
         "version": 2,
@@ -173,6 +181,8 @@ def build_receipt_v2(
             "block_number": block_number,
         },
     }
+    if custody is not None:
+        doc["signature"]["custody"] = custody
     parse_receipt(doc)
     return doc
 
@@ -194,7 +204,7 @@ def parse_receipt(doc: Any) -> Receipt:
         raise ReceiptFormatError(
             f"unsupported receipt version {version}; this verifier reads versions 1 and 2"
         )
-    organisation = None
+    organisation = custody = None
     if version == 2:
         _check_critical(top)
         if "canonical_hash" in top:
@@ -212,6 +222,9 @@ def parse_receipt(doc: Any) -> Receipt:
         organisation = _field(signature, "organisation", str, "signature")
         if not organisation or not organisation.isprintable():
             raise ReceiptFormatError("signature.organisation must be a printable identity")
+        custody = signature.get("custody")
+        if custody is not None and custody not in CUSTODIES:
+            raise ReceiptFormatError(f"signature.custody must be one of {', '.join(CUSTODIES)}")
     key_id = _field(signature, "key_id", str, "signature")
     if not _KEY_ID.fullmatch(key_id):
         raise ReceiptFormatError(
@@ -272,6 +285,7 @@ def parse_receipt(doc: Any) -> Receipt:
         block_number=_count(anchor, "block_number", "anchor"),
         version=version,
         organisation=organisation,
+        custody=custody,
     )
 
 

@@ -26,7 +26,8 @@ def receipts_for(entries: list[Entry]) -> dict[int, dict]:
         checkpoint = checkpoints[entry.checkpoint_id]
         key = entry.signing_key
         if entry.receipt_version == 2:
-            build, version_fields = receipts.build_receipt_v2, {"organisation": key.owner}
+            build = receipts.build_receipt_v2
+            version_fields = {"organisation": key.owner, "custody": key.custody}
         else:
             build = receipts.build_receipt
             version_fields = {"canonical_hash": bytes(entry.canonical_hash)}

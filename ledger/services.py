@@ -27,6 +27,7 @@ from ledger.chain import AnchorChain, AnchorRejected, ChainError, MinedTx
 from ledger.models import (
     Checkpoint,
     CheckpointState,
+    Custody,
     Deployment,
     Entry,
     EntryState,
@@ -60,8 +61,11 @@ def create_signing_key(*, owner: str) -> SigningKey:
 
 
 def active_signing_key(*, owner: str) -> SigningKey:
-    """The owner's current key. Raises SigningKey.DoesNotExist when it has none."""
-    return SigningKey.objects.filter(owner=owner, retired_at__isnull=True).latest("created_at")
+    """The owner's current portal-held key (the one browser publishing signs with). Raises
+    SigningKey.DoesNotExist when it has none."""
+    return SigningKey.objects.filter(
+        owner=owner, custody=Custody.PORTAL, retired_at__isnull=True, revoked_at__isnull=True
+    ).latest("created_at")
 
 
 # --- Sealing -----------------------------------------------------------------------------
@@ -74,45 +78,75 @@ def seal(*, payload: Any, subject: str, signing_key: SigningKey) -> Entry:
 
 @dataclass(frozen=True)
 class SealRequest:
+    """One payload to seal. ``salt`` and ``signature`` come together, from a client that signed
+    with an organisation-held key; otherwise the portal draws the salt and signs."""
+
     payload: Any
     subject: str
     signing_key: SigningKey
+    salt: bytes | None = None
+    signature: bytes | None = None
+
+
+class ClientSignatureError(ValueError):
+    """A client's salt and signature do not seal the payload under the key they name."""
 
 
 def seal_many(requests: Sequence[SealRequest]) -> list[Entry]:
     """Canonicalise (RFC 8785), salt, hash into a domain-separated leaf and sign each payload;
     store the entries in one bulk insert, in the order given.
 
-    Each signing key is decrypted once per call, however many payloads it signs. Raises
-    canonical.CanonicalizationError when a payload has no canonical form (nothing is stored).
+    A request carrying the client's salt and signature (an organisation-held key) is stored as
+    given once the signature verifies over the statement of its leaf; the portal holds no
+    private half of such a key and never signs with it. Each portal-held key is decrypted once
+    per call, however many payloads it signs. Raises canonical.CanonicalizationError when a
+    payload has no canonical form and ClientSignatureError when a client signature is missing
+    or does not verify (nothing is stored).
     """
     private_keys: dict[int, Any] = {}
     entries = []
     for request in requests:
         key = request.signing_key
-        if key.pk not in private_keys:
-            private_keys[key.pk] = signing.decrypt_private_key(
-                key.encrypted_private_key, secret=settings.ENCRYPTION_SECRET
-            )
+        subject = request.subject[:200]
         canonical_bytes = canonical.canonicalize(request.payload)
-        salt = canonical.new_salt()
+        client_signed = request.signature is not None or not key.encrypted_private_key
+        salt = request.salt if client_signed else canonical.new_salt()
+        if client_signed and (salt is None or request.signature is None):
+            raise ClientSignatureError(
+                f"{subject}: key {key.key_id} is {key.custody}; the portal cannot sign with it, "
+                f"so the salt and signature must come from the organisation"
+            )
         leaf = canonical.item_leaf(salt, canonical_bytes)
+        if client_signed:
+            signature = bytes(request.signature)
+            statement = signing.statement_bytes(
+                organisation=key.owner, key_id=key.key_id, leaf=leaf, subject=subject
+            )
+            if not signing.verify_statement(bytes(key.public_key), statement, signature):
+                raise ClientSignatureError(
+                    f"{subject}: the signature does not verify under key {key.key_id}"
+                )
+        else:
+            if key.pk not in private_keys:
+                private_keys[key.pk] = signing.decrypt_private_key(
+                    key.encrypted_private_key, secret=settings.ENCRYPTION_SECRET
+                )
+            # Receipt version 2: the signature binds the organisation, the key and the subject.
+            signature = signing.sign_statement(
+                private_keys[key.pk],
+                organisation=key.owner,
+                key_id=key.key_id,
+                leaf=leaf,
+                subject=subject,
+            )
         entries.append(
             Entry(
-                subject=request.subject[:200],
+                subject=subject,
                 signing_key=key,
                 canonical_hash=canonical.sha256(canonical_bytes),
                 salt=salt,
                 leaf=leaf,
-                # Receipt version 2: the signature binds the organisation, the key and the
-                # subject.
-                signature=signing.sign_statement(
-                    private_keys[key.pk],
-                    organisation=key.owner,
-                    key_id=key.key_id,
-                    leaf=leaf,
-                    subject=request.subject[:200],
-                ),
+                signature=signature,
                 receipt_version=2,
             )
         )

@@ -38,6 +38,10 @@ _TOKEN_VERSION = "v1"
 _NONCE_BYTES = 12  # the 96-bit nonce AES-GCM is specified for (NIST SP 800-38D 8.2)
 
 
+class KeyFormatError(ValueError):
+    """A key given as text is not an Ed25519 key; ``str()`` says what is wrong."""
+
+
 class KeyDecryptionError(ValueError):
     """An encrypted private key could not be opened: wrong secret, or a damaged token."""
 
@@ -51,6 +55,91 @@ def generate_keypair() -> tuple[bytes, bytes]:
 def public_key_for(private_key: bytes) -> bytes:
     """The raw 32-byte public key of a raw 32-byte private key."""
     return _load_private(private_key).public_key().public_bytes_raw()
+
+
+def parse_public_key(text: str) -> bytes:
+    """The raw 32-byte Ed25519 public key written as 64 hex digits or as a PEM
+    SubjectPublicKeyInfo (RFC 8410 section 4, ``-----BEGIN PUBLIC KEY-----``).
+
+    Raises KeyFormatError naming the problem: not hex, wrong length, another algorithm, or a
+    private key given where the public one belongs.
+    """
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    text = (text or "").strip()
+    if not text:
+        raise KeyFormatError("give the Ed25519 public key, as 64 hex digits or a PEM block")
+    if "PRIVATE KEY" in text:
+        raise KeyFormatError(
+            "this is a private key: give only the public key (keep the private key to yourself)"
+        )
+    if text.startswith("-----BEGIN"):
+        try:
+            loaded = load_pem_public_key(text.encode("ascii", "replace"))
+        except (ValueError, TypeError):
+            raise KeyFormatError("the PEM block is not a readable public key") from None
+        if not isinstance(loaded, Ed25519PublicKey):
+            raise KeyFormatError(
+                "the PEM block holds a public key of another algorithm, not Ed25519"
+            )
+        return loaded.public_bytes_raw()
+    candidate = text.lower().removeprefix("0x")
+    try:
+        raw = bytes.fromhex(candidate)
+    except ValueError:
+        raise KeyFormatError(
+            "the public key is neither 64 hex digits nor a PEM block (-----BEGIN PUBLIC KEY-----)"
+        ) from None
+    if len(raw) != KEY_BYTES:
+        raise KeyFormatError(
+            f"an Ed25519 public key is {KEY_BYTES} bytes ({2 * KEY_BYTES} hex digits), "
+            f"got {len(raw)} bytes"
+        )
+    try:
+        Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:
+        raise KeyFormatError("these 32 bytes are not an Ed25519 public key") from None
+    return raw
+
+
+def private_key_from_pem(data: bytes) -> bytes:
+    """The raw 32-byte private key of an unencrypted PKCS#8 PEM Ed25519 private key (RFC 8410
+    section 7). Raises KeyFormatError otherwise."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        loaded = load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise KeyFormatError(f"not an unencrypted PEM private key: {exc}") from None
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise KeyFormatError("the PEM private key is not an Ed25519 key")
+    return loaded.private_bytes_raw()
+
+
+def private_key_pem(private_key: bytes) -> bytes:
+    """The PKCS#8 PEM form of a raw 32-byte private key (unencrypted: protect the file)."""
+    from cryptography.hazmat.primitives import serialization
+
+    return _load_private(private_key).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def public_key_pem(public_key: bytes) -> bytes:
+    """The SubjectPublicKeyInfo PEM form of a raw 32-byte public key."""
+    from cryptography.hazmat.primitives import serialization
+
+    return Ed25519PublicKey.from_public_bytes(public_key).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def fingerprint(public_key: bytes) -> str:
+    """SHA-256 of the raw public key as colon-separated hex pairs, for people to compare."""
+    digest = hashlib.sha256(bytes(public_key)).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, 32, 2))
 
 
 def key_id(public_key: bytes) -> str:

@@ -289,6 +289,11 @@ def _check_signature(
             refusal = pinned.refusal_at(moment)
             if refusal:
                 problems.append(f"{refusal}, but the checkpoint was anchored at {moment:%c} UTC")
+    if pinned is not None and receipt.custody is not None and receipt.custody != pinned.custody:
+        problems.append(
+            f"the receipt says key {actual_key_id} is {receipt.custody}, but the trust root pins "
+            f"it as {pinned.custody}"
+        )
     if receipt.version == 2:
         if pinned is not None and pinned.organisation != receipt.organisation:
             problems.append(
@@ -321,10 +326,11 @@ def _check_signature(
             f"valid Ed25519 signature by {actual_key_id} ({pinned.custody} key of "
             f"{pinned.organisation}), valid when the checkpoint was anchored",
         )
+    stated = f" ({receipt.custody}, as the receipt says)" if receipt.custody else ""
     if expected_key_id is None:
-        note = "; the key was not pinned: give a trust root to require a member's key"
+        note = f"{stated}; the key was not pinned: give a trust root to require a member's key"
     else:
-        note = ", the expected key"
+        note = f"{stated}, the expected key"
     return Check("signature", True, f"valid Ed25519 signature by {actual_key_id}{note}")
 
 

@@ -77,7 +77,11 @@ def error_sentences(data, field: str = "") -> list[str]:
 class SigningKeySerializer(serializers.Serializer):
     key_id = serializers.CharField()
     public_key = serializers.SerializerMethodField()
+    custody = serializers.CharField()
     created_at = serializers.DateTimeField()
+    valid_from = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
     retired_at = serializers.DateTimeField(allow_null=True)
 
     def get_public_key(self, key) -> str:

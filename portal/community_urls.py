@@ -49,5 +49,21 @@ urlpatterns = [
         name="trust-group-request-decide",
     ),
     path("tokens/", views.tokens, name="tokens"),
+    path("organisation/keys/", views.organisation_keys, name="organisation-keys"),
+    path(
+        "organisation/keys/entries/",
+        views.organisation_key_entries,
+        name="organisation-key-entries",
+    ),
+    path(
+        "organisation/keys/<str:key_id>/rotate/",
+        views.organisation_key_rotate,
+        name="organisation-key-rotate",
+    ),
+    path(
+        "organisation/keys/<str:key_id>/revoke/",
+        views.organisation_key_revoke,
+        name="organisation-key-revoke",
+    ),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

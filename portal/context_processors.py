@@ -28,6 +28,7 @@ NAVIGATION = [
     ("Webhooks", "webhooks", permissions.is_member),
     ("Trust groups", "trust-groups", lambda u: permissions.is_member(u) or u.is_staff),
     ("Members", "members", permissions.is_member),
+    ("Signing keys", "organisation-keys", permissions.is_member),
     ("Tokens", "tokens", lambda u: u.is_authenticated),
     ("Join requests", "join-requests", permissions.is_platform_admin),
     ("Organisations", "organisations", permissions.is_platform_admin),

@@ -90,3 +90,25 @@ class TokenForm(forms.Form):
         # Offer only the scopes the user's role allows (the service enforces it as well).
         if permissions.max_token_scope(user) == TokenScope.READ:
             self.fields["scope"].choices = [(TokenScope.READ, TokenScope.READ.label)]
+
+
+class RegisterKeyForm(forms.Form):
+    public_key = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=2000,
+        help_text="Ed25519 public key: 64 hex digits or a PEM block (-----BEGIN PUBLIC KEY-----).",
+    )
+
+
+class RotateKeyForm(RegisterKeyForm):
+    at = forms.DateTimeField(
+        required=False,
+        help_text="When the old key stops signing (UTC, YYYY-MM-DD HH:MM); empty: now.",
+    )
+
+
+class RevokeKeyForm(forms.Form):
+    reason = forms.CharField(max_length=500)
+    at = forms.DateTimeField(
+        required=False, help_text="Revoked from (UTC, YYYY-MM-DD HH:MM); empty: now."
+    )

@@ -61,6 +61,30 @@ def is_privileged(user: User) -> bool:
     return can_publish(user) or is_platform_admin(user)
 
 
+SECOND_FACTOR_REFUSAL = (
+    "Managing signing keys needs a session that passed a second factor: log out and log in "
+    "again with your authenticator app or passkey."
+)
+
+
+def session_passed_second_factor(request) -> bool:
+    """Whether the logged-in user's session was authenticated with a second factor (allauth
+    records each step of a login in the session; a passkey login counts as one). A request
+    authenticated by an API token has no such session."""
+    from allauth.account.authentication import get_authentication_records
+
+    if getattr(request, "auth", None) is not None:
+        return False  # an API token: DRF's request.auth
+    request = getattr(request, "_request", request)  # DRF wraps Django's request
+    records = get_authentication_records(request, getattr(request, "user", None))
+    return any(record.get("method") == "mfa" for record in records)
+
+
+def require_second_factor(passed: bool) -> None:
+    """The action needs a session that passed MFA (see session_passed_second_factor)."""
+    require(passed, SECOND_FACTOR_REFUSAL)
+
+
 def max_token_scope(user: User) -> TokenScope:
     """The widest scope a token of this user may carry: never more than their role allows."""
     return TokenScope.PUBLISH if can_publish(user) else TokenScope.READ

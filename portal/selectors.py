@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from ledger.models import Entry, KeyEvent, SigningKey
 from portal import permissions
 from portal.models import ApiToken, Invitation, JoinRequest, Organisation, TrustGroup, User
 
@@ -123,3 +124,35 @@ def members_overview(*, organisation: Organisation, detailed: bool) -> list[Memb
         MemberOverview(user, user.mfa_count > 0, sessions.get(user.pk, 0), user.usable_tokens)
         for user in users
     ]
+
+
+# --- Signing keys --------------------------------------------------------------------------
+
+
+def organisation_keys(*, organisation: Organisation) -> QuerySet[SigningKey]:
+    """The organisation's signing keys, portal-held and its own, newest first."""
+    return SigningKey.objects.filter(owner=organisation.stix_identity_id).order_by(
+        "-valid_from", "-id"
+    )
+
+
+def access_signing_key(*, user: User, key_id: str) -> SigningKey:
+    """A key of the user's organisation; 404 for a missing key and another's alike."""
+    if not permissions.is_member(user):
+        raise Http404
+    return get_object_or_404(SigningKey, key_id=key_id, owner=user.organisation.stix_identity_id)
+
+
+def entries_signed_for(*, organisation: Organisation) -> QuerySet[Entry]:
+    """Every log entry signed under one of the organisation's keys, newest first: whatever was
+    signed in its name, whoever sent it."""
+    return (
+        Entry.objects.filter(signing_key__owner=organisation.stix_identity_id)
+        .select_related("signing_key", "checkpoint")
+        .order_by("-id")
+    )
+
+
+def key_events() -> QuerySet[KeyEvent]:
+    """The key directory's sealed events, newest first (public: the trust root is too)."""
+    return KeyEvent.objects.select_related("signing_key", "entry__signing_key").order_by("-id")

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from ledger import api as ledger_api
 from portal import api as portal_api
+from portal import api_keys
 from portal.auth_adapters import admin_login
 from sharing import api as sharing_api
 from sharing import oversight as sharing_oversight
@@ -44,6 +45,23 @@ api_patterns = [
         "organisations/", portal_api.OrganisationDirectoryView.as_view(), name="api-organisations"
     ),
     path("ledger/consistency/", ledger_api.ConsistencyProofView.as_view(), name="api-consistency"),
+    path("ledger/key-events/", ledger_api.KeyEventListView.as_view(), name="api-key-events"),
+    path("organisation/keys/", api_keys.OrganisationKeyListView.as_view(), name="api-keys"),
+    path(
+        "organisation/keys/entries/",
+        api_keys.OrganisationKeyEntriesView.as_view(),
+        name="api-key-entries",
+    ),
+    path(
+        "organisation/keys/<str:key_id>/rotate/",
+        api_keys.OrganisationKeyRotateView.as_view(),
+        name="api-key-rotate",
+    ),
+    path(
+        "organisation/keys/<str:key_id>/revoke/",
+        api_keys.OrganisationKeyRevokeView.as_view(),
+        name="api-key-revoke",
+    ),
 ]
 
 urlpatterns = [

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,9 +22,12 @@ from portal.forms import (
     AcceptInvitationForm,
     InviteForm,
     JoinRequestForm,
+    RegisterKeyForm,
     RejectForm,
     RenameJoinRequestForm,
+    RevokeKeyForm,
     RoleForm,
+    RotateKeyForm,
     TokenForm,
     TrustGroupForm,
     TrustGroupMemberForm,
@@ -37,6 +41,7 @@ from portal.models import (
     TrustGroup,
     TrustGroupJoinRequest,
 )
+from portal.services import organisation_keys as organisation_keys_service
 
 NEW_TOKEN_SESSION_KEY = "new-api-token"
 
@@ -597,3 +602,116 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     services.revoke_api_token(token=token, acting_user=request.user)
     messages.success(request, f"Token {token.name} revoked.")
     return redirect("tokens" if token.user_id == request.user.pk else "members")
+
+
+# --- Signing keys --------------------------------------------------------------------------
+
+
+@login_required
+def organisation_keys(request: HttpRequest) -> HttpResponse:
+    """The organisation's signing keys with custody, window, status and fingerprint; its admins
+    register a key of their own here (with a session that passed a second factor)."""
+    if not permissions.is_member(request.user):
+        raise Http404
+    form = RegisterKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key = organisation_keys_service.register_organisation_key(
+                acting_user=request.user,
+                public_key=form.cleaned_data["public_key"],
+                second_factor=permissions.session_passed_second_factor(request),
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, f"Key {key.key_id} registered.")
+            return redirect("organisation-keys")
+    return _keys_page(request, form=form, status=400 if request.method == "POST" else 200)
+
+
+def _keys_page(
+    request: HttpRequest, *, form=None, status: int = 200, failed=None, failed_key=None
+) -> HttpResponse:
+    """The keys page; `failed` is a rotate or revoke form that did not pass, shown again (with
+    its errors, open) on the row of `failed_key`. Each row's forms get ids of their own."""
+    organisation = request.user.organisation
+    keys = list(selectors.organisation_keys(organisation=organisation))
+    rows = []
+    for key in keys:
+        rotate = RotateKeyForm(auto_id=f"rotate-{key.pk}-%s")
+        revoke = RevokeKeyForm(auto_id=f"revoke-{key.pk}-%s")
+        if failed_key is not None and key.pk == failed_key.pk:
+            rotate, revoke = (
+                (failed, revoke) if isinstance(failed, RotateKeyForm) else (rotate, failed)
+            )
+        rows.append({"key": key, "rotate_form": rotate, "revoke_form": revoke})
+    return render(
+        request,
+        "portal/keys.html",
+        {
+            "organisation": organisation,
+            "rows": rows,
+            "form": form or RegisterKeyForm(),
+            "failed_key": failed_key,
+            "can_manage": permissions.can_administer_organisation(request.user),
+            "second_factor": permissions.session_passed_second_factor(request),
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def organisation_key_rotate(request: HttpRequest, key_id: str) -> HttpResponse:
+    key = selectors.access_signing_key(user=request.user, key_id=key_id)
+    form = RotateKeyForm(request.POST, auto_id=f"rotate-{key.pk}-%s")
+    if form.is_valid():
+        try:
+            new = organisation_keys_service.rotate_organisation_key(
+                acting_user=request.user,
+                key=key,
+                new_public_key=form.cleaned_data["public_key"],
+                at=form.cleaned_data["at"],
+                second_factor=permissions.session_passed_second_factor(request),
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, f"Key {key.key_id} rotated; {new.key_id} replaces it.")
+            return redirect("organisation-keys")
+    return _keys_page(request, failed=form, failed_key=key, status=400)
+
+
+@login_required
+@require_POST
+def organisation_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
+    key = selectors.access_signing_key(user=request.user, key_id=key_id)
+    form = RevokeKeyForm(request.POST, auto_id=f"revoke-{key.pk}-%s")
+    if form.is_valid():
+        try:
+            organisation_keys_service.revoke_organisation_key(
+                acting_user=request.user,
+                key=key,
+                reason=form.cleaned_data["reason"],
+                at=form.cleaned_data["at"],
+                second_factor=permissions.session_passed_second_factor(request),
+            )
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, f"Key {key.key_id} revoked.")
+            return redirect("organisation-keys")
+    return _keys_page(request, failed=form, failed_key=key, status=400)
+
+
+@login_required
+def organisation_key_entries(request: HttpRequest) -> HttpResponse:
+    """Every log entry signed under the organisation's keys, newest first, a page at a time."""
+    if not permissions.is_member(request.user):
+        raise Http404
+    organisation = request.user.organisation
+    page = Paginator(selectors.entries_signed_for(organisation=organisation), 50).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "portal/key_entries.html", {"organisation": organisation, "page": page})

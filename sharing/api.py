@@ -85,6 +85,7 @@ class PublicationListView(OrganisationScopedMixin, generics.ListAPIView):
                 tlp=data.validated_data["tlp"],
                 trust_group_ids=data.validated_data["trust_groups"],
                 idempotency_key=request.headers.get("Idempotency-Key", ""),
+                signatures=data.validated_data.get("signatures"),
             )
         except publishing.IdempotencyKeyReused as exc:
             return Response({"errors": exc.errors}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)

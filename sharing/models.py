@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from ledger.models import Entry
+from ledger.models import Entry, SigningKey
 from portal.models import Organisation, TrustGroup
 from sharing.stix import Tlp
 
@@ -95,6 +95,13 @@ class PublishedObject(models.Model):
         Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="published_object"
     )
     receipt = models.JSONField(null=True, blank=True)
+    # A client-signed submission (sharing.services.signed_submissions): the organisation-held
+    # key, salt and signature the client sent; sealing stores them instead of signing.
+    client_key = models.ForeignKey(
+        SigningKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    client_salt = models.BinaryField(max_length=32, null=True, blank=True)
+    client_signature = models.BinaryField(max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -74,6 +74,7 @@ class Integrity:
     title: str
     leaf: str = ""
     key_id: str = ""
+    custody: str = ""  # "portal-held" or "organisation-held": who could have signed
     tree_size: int | None = None
     root: str = ""
     transaction_hash: str = ""
@@ -155,6 +156,7 @@ def _integrity(obj: PublishedObject, own: Delivery | None) -> Integrity:
     if entry is not None:
         result.leaf = bytes(entry.leaf).hex()
         result.key_id = entry.signing_key.key_id
+        result.custody = entry.signing_key.custody
         checkpoint = entry.checkpoint
         if checkpoint is not None:
             result.tree_size = checkpoint.tree_size

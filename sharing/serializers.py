@@ -48,6 +48,12 @@ class PublishInputSerializer(serializers.Serializer):
         default=list,
         help_text="Ids of your organisation's trust groups; only with distribution trust_groups.",
     )
+    signatures = serializers.JSONField(
+        required=False,
+        help_text="A client-signed submission: the output of `python -m ledger.sign` "
+        "(docs/api.md). Every object must be signed by a registered, valid organisation-held key "
+        "of your organisation; the objects are then stored verbatim.",
+    )
 
 
 class PublicationSerializer(serializers.ModelSerializer):

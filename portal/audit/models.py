@@ -51,6 +51,9 @@ class AuditAction(models.TextChoices):
     ORGANISATION_SUSPENDED = "organisation_suspended", "Organisation suspended"
     ORGANISATION_REINSTATED = "organisation_reinstated", "Organisation reinstated"
     DELIVERY_ACKNOWLEDGED = "delivery_acknowledged", "Delivery acknowledged"
+    SIGNING_KEY_REGISTERED = "signing_key_registered", "Signing key registered"
+    SIGNING_KEY_ROTATED = "signing_key_rotated", "Signing key rotated"
+    SIGNING_KEY_REVOKED = "signing_key_revoked", "Signing key revoked"
 
 
 class AuditEvent(models.Model):

@@ -30,13 +30,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ledger import canonical, merkle, signing, trust_root
+from ledger import canonical, keys, merkle, signing, trust_root
 from ledger.chain import AnchorChain, ChainError, sender_address
 from ledger.models import Deployment, Entry
 from ledger.services import DatabaseNodeStore, contract_address
 from portal.audit.models import anchor_payload
 
-PLATFORM_KEY_OWNER = "platform"
+PLATFORM_KEY_OWNER = keys.PLATFORM_OWNER
 _SUBJECT = re.compile(r"audit-head@([1-9][0-9]*)")
 
 

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
+from ledger import keys as ledger_keys
 from ledger import services as ledger_services
 from ledger.chain import AnchorChain, ChainError
 from ledger.models import EntryState, SigningKey
@@ -25,7 +26,7 @@ from portal.audit.models import AuditAction, AuditAnchor, AuditEvent, AuditHead,
 
 logger = logging.getLogger(__name__)
 
-PLATFORM_KEY_OWNER = onchain.PLATFORM_KEY_OWNER
+PLATFORM_KEY_OWNER = ledger_keys.PLATFORM_OWNER
 
 
 def record(
@@ -125,11 +126,8 @@ def request_ip(request: HttpRequest | None) -> str | None:
 
 
 def platform_signing_key() -> SigningKey:
-    """The portal's own Ed25519 key, created on first use."""
-    try:
-        return ledger_services.active_signing_key(owner=PLATFORM_KEY_OWNER)
-    except SigningKey.DoesNotExist:
-        return ledger_services.create_signing_key(owner=PLATFORM_KEY_OWNER)
+    """The portal's own Ed25519 key, created on first use (ledger.keys)."""
+    return ledger_keys.platform_signing_key()
 
 
 def anchor_head() -> AuditAnchor | None:

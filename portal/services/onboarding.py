@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ledger import services as ledger_services
+from ledger import keys as ledger_keys
 from portal import emails, permissions
 from portal.audit.models import AuditAction
 from portal.models import JoinRequest, Organisation, RequestState, Role, Sector, User
@@ -26,7 +26,7 @@ def create_organisation(
     organisation = Organisation.objects.create(
         name=name.strip(), sector=sector, country=country.upper()
     )
-    ledger_services.create_signing_key(owner=organisation.stix_identity_id)
+    ledger_keys.create_portal_key(owner=organisation.stix_identity_id)
     audit(
         action=AuditAction.ORGANISATION_CREATED,
         actor=acting_user,

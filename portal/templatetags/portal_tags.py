@@ -3,6 +3,8 @@
 from allauth.mfa.models import Authenticator
 from django import template
 
+from ledger import signing
+
 register = template.Library()
 
 
@@ -12,3 +14,15 @@ def has_security_key(user) -> bool:
     if user is None or not getattr(user, "pk", None):
         return False
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.WEBAUTHN).exists()
+
+
+@register.filter
+def key_status(key, moment) -> str:
+    """ "valid", "revoked", "expired", "retired" or "not yet valid" at ``moment``."""
+    return key.status_at(moment)
+
+
+@register.filter
+def key_fingerprint(public_key) -> str:
+    """The colon-separated SHA-256 fingerprint of a raw public key (ledger.signing)."""
+    return signing.fingerprint(bytes(public_key))

@@ -74,16 +74,29 @@ def seal_received(*, limit: int | None = None) -> int:
         }
         organisation_of = {p.id: p.organisation_id for p in publications}
         items = list(
-            PublishedObject.objects.filter(
-                publication_id__in=organisation_of, entry__isnull=True
-            ).only("id", "publication_id", "stix_id", "version", "body")
+            PublishedObject.objects.filter(publication_id__in=organisation_of, entry__isnull=True)
+            .select_related("client_key")
+            .only(
+                "id",
+                "publication_id",
+                "stix_id",
+                "version",
+                "body",
+                "client_key",
+                "client_salt",
+                "client_signature",
+            )
         )
+        # A client-signed object keeps the organisation's own salt and signature (its key is
+        # organisation-held: the portal cannot sign with it); the others are signed here.
         entries = ledger_services.seal_many(
             [
                 ledger_services.SealRequest(
                     payload=item.body,
                     subject=f"{item.stix_id}@{item.version}",
-                    signing_key=keys[organisation_of[item.publication_id]],
+                    signing_key=item.client_key or keys[organisation_of[item.publication_id]],
+                    salt=bytes(item.client_salt) if item.client_key else None,
+                    signature=bytes(item.client_signature) if item.client_key else None,
                 )
                 for item in items
             ]

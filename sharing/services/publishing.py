@@ -24,7 +24,7 @@ from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
 from sharing import stix, tasks
 from sharing.models import Distribution, Publication, PublishedObject
-from sharing.services import indexing, provenance
+from sharing.services import indexing, provenance, signed_submissions
 from sharing.stix import BundleError, Tlp
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -78,9 +78,15 @@ def publish(
     trust_group_ids: list[int] | None = None,
     idempotency_key: str = "",
     title: str = "",
+    signatures: Any = None,
 ) -> Published:
     """Like `publish_bundle`, and says whether the publication is new or the original of a
     repeated request. Raises IdempotencyKeyReused when the key came with a different request.
+
+    With `signatures` (a client-signed submission: sharing.services.signed_submissions) every
+    object must carry a valid signature under a usable organisation-held key of the publisher's
+    organisation, or the whole submission is refused (BundleError, nothing stored); the objects
+    are then stored verbatim and sealing keeps the client's salt and signature.
     """
     permissions.require(permissions.can_publish(acting_user), "Only publishers may publish.")
     if len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
@@ -88,7 +94,18 @@ def publish(
     parsed = stix.parse_bundle(bundle, limits=provenance.limits())
     groups = _check_distribution(acting_user, distribution, tlp, trust_group_ids or [])
     _check_markings(parsed.objects, tlp)
-    objects = provenance.stamp(parsed.objects, organisation=acting_user.organisation, tlp=tlp)
+    client_signatures: list[signed_submissions.ClientSignature] | None = None
+    if signatures is not None:
+        # Stored as signed: stamping provenance would change the signed bytes.
+        client_signatures = signed_submissions.check_submission(
+            organisation=acting_user.organisation,
+            objects=parsed.objects,
+            signatures=signatures,
+            tlp=tlp,
+        )
+        objects = parsed.objects
+    else:
+        objects = provenance.stamp(parsed.objects, organisation=acting_user.organisation, tlp=tlp)
     fingerprint = _fingerprint(parsed, distribution, tlp, groups)
     organisation = acting_user.organisation
 
@@ -108,6 +125,7 @@ def publish(
                 fingerprint,
                 idempotency_key,
                 title,
+                client_signatures,
             )
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key committed first.
@@ -128,9 +146,10 @@ def _store(
     fingerprint: str,
     idempotency_key: str,
     title: str,
+    client_signatures: list[signed_submissions.ClientSignature] | None = None,
 ) -> Publication:
-    """Store a new publication of the stamped `objects`, after the version rules (provenance)
-    have locked and checked every lineage they touch."""
+    """Store a new publication of the stamped (or client-signed) `objects`, after the version
+    rules (provenance) have locked and checked every lineage they touch."""
     lineages = provenance.lock_lineages(objects, organisation=acting_user.organisation)
     publication = Publication.objects.create(
         organisation=acting_user.organisation,
@@ -157,8 +176,10 @@ def _store(
             "tlp": tlp,
             "trust_groups": [group.pk for group in groups],
             "objects": len(parsed.objects),
+            **({"signed_with": client_signatures[0].key.key_id} if client_signatures else {}),
         },
     )
+    signed = client_signatures or [None] * len(objects)
     stored = PublishedObject.objects.bulk_create(
         [
             PublishedObject(
@@ -167,8 +188,11 @@ def _store(
                 stix_type=obj["type"],
                 version=stix.object_version(obj),
                 body=obj,
+                client_key=client.key if client else None,
+                client_salt=client.salt if client else None,
+                client_signature=client.signature if client else None,
             )
-            for obj in objects
+            for obj, client in zip(objects, signed, strict=True)
         ],
         batch_size=1000,
     )

@@ -7,9 +7,9 @@ import pytest
 from ledger import merkle
 from ledger import services as ledger_services
 from ledger.chain import ChainError
-from ledger.models import Checkpoint, CheckpointState, MerkleNode
+from ledger.models import Checkpoint, CheckpointState, KeyEvent, MerkleNode
 from tests import stix_samples
-from tests.sharing.test_pipeline import publish, run_pipeline
+from tests.sharing.test_pipeline import anchor_key_directory, publish, run_pipeline
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +17,15 @@ pytestmark = pytest.mark.django_db
 def test_each_checkpoint_carries_a_consistency_proof_the_contract_accepts(
     chain, trust_group, publisher
 ):
+    base = anchor_key_directory()
     run_pipeline(publish(publisher))
     run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
     on_chain = ledger_services.chain_client()
-    assert on_chain.latest_checkpoint() == (3, bytes(ledger_services.log_head().root))
+    assert on_chain.latest_checkpoint() == (base + 3, bytes(ledger_services.log_head().root))
     assert list(Checkpoint.objects.order_by("tree_size").values_list("tree_size", flat=True)) == [
-        2,
-        3,
+        base,
+        base + 2,
+        base + 3,
     ]
 
 
@@ -43,7 +45,10 @@ def test_a_large_backlog_is_anchored_in_steps_the_contract_allows(
         .order_by("tree_size")
         .values_list("tree_size", flat=True)
     )
-    assert sizes == [2, 4, 5]
+    # The key directory's entries (portal-held keys created) and the five objects, two at a time.
+    head = ledger_services.log_head().size
+    assert head == KeyEvent.objects.count() + 5
+    assert sizes == [*range(2, head, 2), head]
     assert publication.items.count() == len(bundle["objects"])
     assert all(item.receipt for item in publication.items.all())
 
@@ -52,12 +57,14 @@ def test_a_database_that_is_not_the_anchored_log_stops_anchoring(chain, trust_gr
     """A database restored from an older backup, or rewritten, would fork the log: the sender
     refuses before the contract has to."""
     run_pipeline(publish(publisher))
-    leaf = MerkleNode.objects.get(level=1, index=0)  # the subtree of leaves 0 and 1
-    leaf.hash = merkle.node_hash(bytes(leaf.hash), bytes(leaf.hash))
-    leaf.save()
+    anchored = ledger_services.log_head().size
+    # Every stored subtree holding leaf 0, whatever the log's size, is rewritten.
+    for node in MerkleNode.objects.filter(index=0, level__gte=1):
+        node.hash = merkle.node_hash(bytes(node.hash), bytes(node.hash))
+        node.save()
     with pytest.raises(ChainError, match="does not extend the contract's latest checkpoint"):
         run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
-    assert ledger_services.chain_client().latest_size() == 2
+    assert ledger_services.chain_client().latest_size() == anchored
 
 
 def test_the_trust_root_names_the_contract_sender_and_keys(

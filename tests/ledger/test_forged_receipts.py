@@ -175,8 +175,20 @@ def forgeries(world: World) -> list[Forgery]:
         "identity--" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
     )
 
+    # The informational custody claims the organisation's own key was the portal's (or the
+    # other way round): the trust root pins the real custody.
+    wrong_custody = genuine.receipt(6, 8, version=2)
+    wrong_custody["signature"]["custody"] = "portal-held"
+
     obj6, obj2 = genuine.objects[6], genuine.objects[2]
     return [
+        Forgery(
+            "custody contradicting the trust root",
+            obj6,
+            wrong_custody,
+            trust,
+            "but the trust root pins it as organisation-held",
+        ),
         Forgery("stripped critical field", obj6, stripped, trust, "critical leaves out 'anchor'"),
         Forgery("unknown critical field", obj6, unknown_critical, trust, "does not understand"),
         Forgery(
@@ -214,6 +226,7 @@ def forgeries(world: World) -> list[Forgery]:
 
 
 FORGERY_NAMES = [
+    "custody contradicting the trust root",
     "stripped critical field",
     "unknown critical field",
     "another organisation's name on a key",

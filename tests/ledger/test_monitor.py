@@ -7,19 +7,29 @@ import pytest
 
 from ledger import monitor
 from ledger.merkle import node_hash
-from ledger.models import Checkpoint, CheckpointState, MerkleNode
+from ledger.models import Checkpoint, CheckpointState, LogHead, MerkleNode
 from tests import stix_samples
-from tests.sharing.test_pipeline import publish, run_pipeline
+from tests.sharing.test_pipeline import anchor_all, publish, run_pipeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def anchored_three_times(chain, trust_group, publisher):
+    """The key directory's entries (the creation of each portal-held key) in a first
+    checkpoint, then three publications of 2, 1 and 1 objects: returns the first size."""
+    anchor_all()
+    base = LogHead.objects.get().size
     run_pipeline(publish(publisher))
     run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
     run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
-    return sorted(Checkpoint.objects.values_list("tree_size", flat=True))
+    assert sorted(Checkpoint.objects.values_list("tree_size", flat=True)) == [
+        base,
+        base + 2,
+        base + 3,
+        base + 4,
+    ]
+    return base
 
 
 @pytest.fixture
@@ -52,36 +62,41 @@ def run_monitor(live_server, anvil, chain, alpine_admin, token_for, tmp_path, ca
 
 
 def test_it_finds_every_checkpoint_consistent(anchored_three_times, run_monitor, tmp_path):
-    assert anchored_three_times == [2, 3, 4]
+    last = anchored_three_times + 4
     state = tmp_path / "state.json"
 
     code, out = run_monitor("--state", str(state))
 
     assert code == monitor.EXIT_CONSISTENT, out
-    assert out.startswith("3 checkpoint(s) checked, up to size 4 (")
-    assert json.loads(state.read_text())["tree_size"] == 4
+    assert out.startswith(f"4 checkpoint(s) checked, up to size {last} (")
+    assert json.loads(state.read_text())["tree_size"] == last
     # The next run starts after the remembered checkpoint: nothing new, still consistent.
     code, out = run_monitor("--state", str(state))
     assert code == monitor.EXIT_CONSISTENT
-    assert out.startswith("0 checkpoint(s) checked, up to size 4")
+    assert out.startswith(f"0 checkpoint(s) checked, up to size {last}")
 
 
 def test_it_detects_a_fork(anchored_three_times, run_monitor, tmp_path):
     # The portal's database now holds another history (a restored backup, or an operator
-    # showing different logs to different members): leaf 2 of the log is replaced.
-    node = MerkleNode.objects.get(level=0, index=2)
+    # showing different logs to different members): the leaf after the second checkpoint is
+    # replaced.
+    base = anchored_three_times
+    node = MerkleNode.objects.get(level=0, index=base + 2)
     node.hash = node_hash(bytes(node.hash), bytes(node.hash))
     node.save()
 
     code, out = run_monitor("--state", str(tmp_path / "state.json"))
 
     assert code == monitor.EXIT_FORK_OR_GAP
-    assert "fork: the portal's consistency proof from size 2 to size 3 does not verify" in out
+    assert (
+        f"fork: the portal's consistency proof from size {base + 2} to size {base + 3} does "
+        f"not verify" in out
+    )
     assert not (tmp_path / "state.json").exists()
 
 
 def test_it_detects_a_root_the_chain_did_not_record(anchored_three_times, run_monitor):
-    Checkpoint.objects.filter(tree_size=3).update(root=bytes(32))
+    Checkpoint.objects.filter(tree_size=anchored_three_times + 3).update(root=bytes(32))
 
     code, out = run_monitor()
 
@@ -90,14 +105,15 @@ def test_it_detects_a_root_the_chain_did_not_record(anchored_three_times, run_mo
 
 
 def test_it_detects_a_gap(anchored_three_times, run_monitor):
-    Checkpoint.objects.filter(tree_size=3).update(
+    base = anchored_three_times
+    Checkpoint.objects.filter(tree_size=base + 3).update(
         state=CheckpointState.FAILED
     )  # lost by the portal
 
     code, out = run_monitor()
 
     assert code == monitor.EXIT_FORK_OR_GAP
-    assert "gap: the portal has no proof from size 2 to size 3" in out
+    assert f"gap: the portal has no proof from size {base + 2} to size {base + 3}" in out
 
 
 def test_an_unreachable_portal_is_an_error_not_a_finding(

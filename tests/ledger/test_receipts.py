@@ -317,6 +317,7 @@ def test_a_version_2_receipt_has_no_unsalted_hash_and_lists_its_critical_fields(
         (lambda d: d["signature"].pop("organisation"), "signature.organisation is missing"),
         (lambda d: d["signature"].__setitem__("organisation", ""), "printable identity"),
         (lambda d: d.pop("critical"), "critical is missing"),
+        (lambda d: d["signature"].__setitem__("custody", "nobody"), "custody must be one of"),
     ],
 )
 def test_a_malformed_version_2_receipt_is_refused(change, message) -> None:
@@ -324,3 +325,13 @@ def test_a_malformed_version_2_receipt_is_refused(change, message) -> None:
     change(doc)
     with pytest.raises(ReceiptFormatError, match=message):
         parse_receipt(doc)
+
+
+def test_custody_is_an_informational_field_of_the_signature() -> None:
+    from ledger.receipts import CRITICAL_V2
+
+    doc = version_2(seal_in_log())
+    assert parse_receipt(doc).custody is None  # optional: older receipts have none
+    doc["signature"]["custody"] = "organisation-held"
+    assert parse_receipt(doc).custody == "organisation-held"
+    assert "custody" not in CRITICAL_V2

@@ -107,6 +107,7 @@ def test_a_reader_sees_no_publish_or_admin_links(client, bob):
         "Webhooks",
         "Trust groups",
         "Members",
+        "Signing keys",
         "Tokens",
     ]
 
