@@ -6,21 +6,17 @@ attempt schedules the next one with backoff until WEBHOOK_MAX_ATTEMPTS.
 """
 
 import base64
-import ipaddress
+import http.client
 import json
 import logging
 import secrets
-import socket
-import ssl
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -41,6 +37,8 @@ from sharing.models import (
     WebhookMessage,
     WebhookMessageState,
 )
+from sharing.services import webhook_http
+from sharing.services.webhook_http import Target
 
 logger = logging.getLogger(__name__)
 
@@ -115,57 +113,12 @@ def endpoint_secret(endpoint: WebhookEndpoint) -> str:
     return decrypt_secret(token, secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO).decode()
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where a webhook POST goes: the address it was checked against, and the names to send."""
-
-    scheme: str
-    hostname: str
-    port: int
-    address: str
-    path: str
-
-    @property
-    def host_header(self) -> str:
-        name = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
-        default_port = 443 if self.scheme == "https" else 80
-        return name if self.port == default_port else f"{name}:{self.port}"
-
-
 def check_target_url(url: str) -> Target:
-    """Resolve a webhook URL once and refuse it when it is not http(s), carries credentials, or
-    any of its addresses is private, loopback, link-local or a metadata address (unless
-    WEBHOOK_ALLOW_PRIVATE_TARGETS allows it). The POST then connects to the returned address,
-    never resolving the name again, so a DNS answer that changes in between (DNS rebinding)
+    """Resolve a webhook URL once and check it (sharing.services.webhook_http.check_target_url);
+    private targets are refused unless WEBHOOK_ALLOW_PRIVATE_TARGETS allows them. The POST then
+    connects to the returned address, so a DNS answer that changes in between (rebinding)
     cannot redirect it."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("The webhook URL must be an http:// or https:// URL with a host.")
-    if parts.username or parts.password:
-        raise ValidationError("The webhook URL must not carry credentials.")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise ValidationError("The webhook URL has an invalid port.") from None
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise ValidationError(f"The host {parts.hostname} cannot be resolved.") from None
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        for address in addresses:
-            if not address.is_global:
-                raise ValidationError(
-                    f"The host {parts.hostname} resolves to {address}, a non-public address."
-                )
-    path = parts.path or "/"
-    return Target(
-        scheme=parts.scheme,
-        hostname=parts.hostname,
-        port=port,
-        address=str(addresses[0]),
-        path=f"{path}?{parts.query}" if parts.query else path,
-    )
+    return webhook_http.check_target_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
 
 
 # --- Messages ----------------------------------------------------------------------------
@@ -221,7 +174,9 @@ def send_messages(*, message_ids: list[int]) -> dict[int, SendOutcome]:
     the row's `next_attempt_at` already says when it is due.
     """
     now = timezone.now()
-    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3)
+    # Held until the send task's hard time limit: no other sender takes a message while a
+    # task may still be posting it.
+    lease = timedelta(seconds=settings.WEBHOOK_TASK_TIME_LIMIT)
     with transaction.atomic():
         claimed = list(
             WebhookMessage.objects.select_for_update(skip_locked=True, of=("self",))
@@ -307,6 +262,8 @@ def retry_delay(attempts_made: int) -> int:
 
 
 def _post(message: WebhookMessage, body: str | None = None) -> int:
+    """POST one message, bounded as webhook_http.post is. Returns the 2xx status; raises
+    DeliveryError otherwise (a 3xx too: redirects are never followed)."""
     endpoint = message.endpoint
     try:
         target = check_target_url(endpoint.url)
@@ -324,31 +281,21 @@ def _post(message: WebhookMessage, body: str | None = None) -> int:
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": signature,
     }
-    timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT_SECONDS)
-    if target.scheme == "https":
-        # Connect to the checked address; TLS still verifies the certificate for the name.
-        pool = urllib3.HTTPSConnectionPool(
-            target.address,
-            target.port,
-            timeout=timeout,
-            retries=False,
-            server_hostname=target.hostname,
-            assert_hostname=target.hostname,
-            ssl_context=ssl.create_default_context(),
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False
-        )
     try:
-        with pool:
-            response = pool.urlopen(
-                "POST", target.path, body=body.encode(), headers=headers, redirect=False
-            )
-    except urllib3.exceptions.HTTPError as exc:
-        raise DeliveryError(f"request failed: {exc}") from None
-    if not 200 <= response.status < 300:
-        raise DeliveryError(
-            f"endpoint answered HTTP {response.status}", status_code=response.status
+        answer = webhook_http.post(
+            target,
+            body.encode(),
+            headers,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            max_response_bytes=settings.WEBHOOK_MAX_RESPONSE_BYTES,
         )
-    return response.status
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"request failed: {exc or type(exc).__name__}") from None
+    if 300 <= answer.status < 400:
+        raise DeliveryError(
+            f"endpoint answered HTTP {answer.status}: redirects are not followed",
+            status_code=answer.status,
+        )
+    if not 200 <= answer.status < 300:
+        raise DeliveryError(f"endpoint answered HTTP {answer.status}", status_code=answer.status)
+    return answer.status
