@@ -4,15 +4,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('portal', '0007_audit_actions_merged'),
+        ("portal", "0007_audit_actions_merged"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('login', 'Logged in'), ('login_failed', 'Failed login'), ('logout', 'Logged out'), ('mfa_added', 'Second factor added'), ('mfa_removed', 'Second factor removed'), ('invitation_sent', 'Invitation sent'), ('invitation_revoked', 'Invitation revoked'), ('invitation_accepted', 'Invitation accepted'), ('member_role_changed', 'Member role changed'), ('member_deactivated', 'Member deactivated'), ('member_reactivated', 'Member reactivated'), ('token_created', 'API token created'), ('token_revoked', 'API token revoked'), ('trust_group_created', 'Trust group created'), ('trust_group_changed', 'Trust group changed'), ('trust_group_member_added', 'Added to trust group'), ('trust_group_member_removed', 'Removed from trust group'), ('trust_group_join_requested', 'Trust group join requested'), ('join_request_submitted', 'Join request submitted'), ('join_request_approved', 'Join request approved'), ('join_request_rejected', 'Join request rejected'), ('organisation_created', 'Organisation created'), ('publication_created', 'Publication created'), ('webhook_registered', 'Webhook registered'), ('webhook_removed', 'Webhook removed'), ('webhook_disabled', 'Webhook disabled'), ('webhook_enabled', 'Webhook re-enabled'), ('webhook_secret_rotated', 'Webhook secret rotated'), ('webhook_test_sent', 'Webhook test event sent'), ('webhook_redelivered', 'Webhook message redelivered'), ('draft_created', 'Draft created'), ('draft_deleted', 'Draft deleted'), ('object_revoked', 'Object revoked'), ('taxii_objects_deleted', 'Objects deleted from TAXII'), ('join_request_duplicate', 'Join request from a known address'), ('join_request_renamed', 'Join request name corrected'), ('sessions_ended', "Member's sessions ended"), ('token_scope_reduced', 'API token narrowed to the role'), ('trust_group_retired', 'Trust group retired')], db_index=True, max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("login", "Logged in"),
+                    ("login_failed", "Failed login"),
+                    ("logout", "Logged out"),
+                    ("mfa_added", "Second factor added"),
+                    ("mfa_removed", "Second factor removed"),
+                    ("invitation_sent", "Invitation sent"),
+                    ("invitation_revoked", "Invitation revoked"),
+                    ("invitation_accepted", "Invitation accepted"),
+                    ("member_role_changed", "Member role changed"),
+                    ("member_deactivated", "Member deactivated"),
+                    ("member_reactivated", "Member reactivated"),
+                    ("token_created", "API token created"),
+                    ("token_revoked", "API token revoked"),
+                    ("trust_group_created", "Trust group created"),
+                    ("trust_group_changed", "Trust group changed"),
+                    ("trust_group_member_added", "Added to trust group"),
+                    ("trust_group_member_removed", "Removed from trust group"),
+                    ("trust_group_join_requested", "Trust group join requested"),
+                    ("join_request_submitted", "Join request submitted"),
+                    ("join_request_approved", "Join request approved"),
+                    ("join_request_rejected", "Join request rejected"),
+                    ("organisation_created", "Organisation created"),
+                    ("publication_created", "Publication created"),
+                    ("webhook_registered", "Webhook registered"),
+                    ("webhook_removed", "Webhook removed"),
+                    ("webhook_disabled", "Webhook disabled"),
+                    ("webhook_enabled", "Webhook re-enabled"),
+                    ("webhook_secret_rotated", "Webhook secret rotated"),
+                    ("webhook_test_sent", "Webhook test event sent"),
+                    ("webhook_redelivered", "Webhook message redelivered"),
+                    ("draft_created", "Draft created"),
+                    ("draft_deleted", "Draft deleted"),
+                    ("object_revoked", "Object revoked"),
+                    ("taxii_objects_deleted", "Objects deleted from TAXII"),
+                    ("join_request_duplicate", "Join request from a known address"),
+                    ("join_request_renamed", "Join request name corrected"),
+                    ("sessions_ended", "Member's sessions ended"),
+                    ("token_scope_reduced", "API token narrowed to the role"),
+                    ("trust_group_retired", "Trust group retired"),
+                ],
+                db_index=True,
+                max_length=40,
+            ),
         ),
     ]
