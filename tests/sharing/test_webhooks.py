@@ -589,3 +589,107 @@ def test_a_success_ends_the_failure_streak(deliver, settings):
     assert webhooks.send_message(message_id=message.id, now=later).state == "succeeded"
     message.endpoint.refresh_from_db()
     assert message.endpoint.failing_since is None and message.endpoint.is_active
+
+
+# --- Secret rotation -----------------------------------------------------------------------
+
+
+def test_after_a_rotation_old_and_new_secrets_both_sign_during_the_overlap(deliver, alpine_admin):
+    from portal.audit.models import AuditEvent
+    from sharing.services.webhook_operations import rotate_secret
+
+    delivered = deliver()
+    endpoint = delivered.message.endpoint
+    new_secret = rotate_secret(acting_user=alpine_admin, endpoint=endpoint)
+
+    state, _ = send(delivered.message)
+
+    assert state == "succeeded"
+    assert new_secret.startswith("whsec_") and new_secret != delivered.secret
+    [request] = delivered.receiver.requests
+    signatures = request.headers["webhook-signature"].split(" ")
+    assert len(signatures) == 2 and all(s.startswith("v1,") for s in signatures)
+    for secret in (delivered.secret, new_secret):  # each secret alone verifies
+        assert Webhook(secret).verify(request.body, request.headers)["type"] == (
+            "publication.delivered"
+        )
+    event = AuditEvent.objects.get(action="webhook_secret_rotated")
+    assert event.actor == alpine_admin and new_secret not in str(event.detail)
+
+
+def test_after_the_overlap_only_the_new_secret_signs(deliver, alpine_admin, settings):
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    from sharing.services.webhook_operations import rotate_secret
+
+    settings.WEBHOOK_SECRET_OVERLAP_HOURS = 24
+    delivered = deliver()
+    endpoint = delivered.message.endpoint
+    rotated_at = timezone.now() - timedelta(hours=24, seconds=1)
+    new_secret = rotate_secret(acting_user=alpine_admin, endpoint=endpoint, now=rotated_at)
+
+    send(delivered.message)
+
+    [request] = delivered.receiver.requests
+    assert " " not in request.headers["webhook-signature"]
+    assert Webhook(new_secret).verify(request.body, request.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(delivered.secret).verify(request.body, request.headers)
+
+
+@pytest.mark.parametrize("user", ["bob", "publisher", "charlie"])
+def test_only_an_admin_of_the_organisation_rotates_a_secret(request, settings, alice, user):
+    from sharing.services.webhook_operations import rotate_secret
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    endpoint, secret = register_endpoint(acting_user=alice, url="http://127.0.0.1/in")
+    with pytest.raises(PermissionDenied):
+        rotate_secret(acting_user=request.getfixturevalue(user), endpoint=endpoint)
+    endpoint.refresh_from_db()
+    assert endpoint_secret(endpoint) == secret and endpoint.previous_encrypted_secret == ""
+
+
+# --- SSRF: IPv6 forms that embed an IPv4 address ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::a00:1]/in",  # NAT64 (RFC 6052) of 10.0.0.1
+        "http://[64:ff9b::7f00:1]/in",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b::a9fe:a9fe]/in",  # NAT64 of 169.254.169.254 (metadata)
+        "http://[64:ff9b:1::808:808]/in",  # local-use NAT64 (RFC 8215): always private
+        "http://[2002:a00:1::1]/in",  # 6to4 (RFC 3056) of 10.0.0.1
+        "http://[2002:7f00:1::1]/in",  # 6to4 of 127.0.0.1
+        "http://[::10.0.0.1]/in",  # IPv4-compatible
+        "http://[::127.0.0.1]/in",
+        "http://[::ffff:10.0.0.1]/in",  # IPv4-mapped
+        "http://[::ffff:169.254.169.254]/in",
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    with pytest.raises(ValidationError, match="non-public address"):
+        check_target_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[64:ff9b::808:808]/in", "http://[2002:808:808::1]/in"],  # 8.8.8.8 behind them
+)
+def test_ipv6_forms_of_public_ipv4_addresses_are_accepted(settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    check_target_url(url)
+
+
+def test_a_refusal_does_not_reveal_what_an_internal_name_resolves_to(settings, alice):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    internal = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("64:ff9b::a01:203", 443, 0, 0))]
+    with mock.patch("socket.getaddrinfo", return_value=internal):
+        with pytest.raises(ValidationError) as refused:
+            register_endpoint(acting_user=alice, url="https://vault.corp.example/in")
+    [message] = refused.value.messages
+    assert "vault.corp.example" in message and "non-public address" in message
+    for revealing in ("64:ff9b", "10.1.2.3", "a01:203"):
+        assert revealing not in message
+    assert WebhookEndpoint.objects.count() == 0
