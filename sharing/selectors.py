@@ -9,7 +9,15 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from portal.models import Organisation, User
-from sharing.models import Delivery, Draft, DraftObject, Publication, WebhookEndpoint
+from sharing.models import (
+    Delivery,
+    Draft,
+    DraftObject,
+    Publication,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 
 
 def publications_for(organisation: Organisation) -> QuerySet[Publication]:
@@ -58,6 +66,20 @@ def access_delivery(*, user: User, delivery_id: int) -> Delivery:
 
 def access_webhook(*, user: User, endpoint_id: int) -> WebhookEndpoint:
     return get_object_or_404(webhooks_of(user=user), pk=endpoint_id)
+
+
+def webhook_attempts(endpoint: WebhookEndpoint) -> QuerySet[WebhookAttempt]:
+    """The endpoint's delivery log: every attempt, newest first, with its message."""
+    return (
+        WebhookAttempt.objects.filter(message__endpoint=endpoint)
+        .select_related("message")
+        .order_by("-started_at", "-id")
+    )
+
+
+def access_webhook_message(*, endpoint: WebhookEndpoint, message_id: int) -> WebhookMessage:
+    """A message of an endpoint already loaded through access_webhook (or the API's scope)."""
+    return get_object_or_404(endpoint.messages.select_related("endpoint"), pk=message_id)
 
 
 # --- Drafts --------------------------------------------------------------------------------

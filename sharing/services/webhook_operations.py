@@ -22,7 +22,7 @@ from sharing.services import webhooks
 ADMINS_ONLY = "Only organisation admins may manage webhooks."
 
 
-def _require_admin(acting_user: User, endpoint: WebhookEndpoint) -> None:
+def require_admin(acting_user: User, endpoint: WebhookEndpoint) -> None:
     """Views load the endpoint through selectors.access_webhook (404 for another
     organisation's); this holds for any other caller too."""
     permissions.require(
@@ -51,7 +51,7 @@ def rotate_secret(
     second rotation within the overlap ends the first one's overlap (only the secret just
     replaced keeps signing).
     """
-    _require_admin(acting_user, endpoint)
+    require_admin(acting_user, endpoint)
     now = now or timezone.now()
     secret = webhooks.new_secret()
     expires = now + timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
@@ -76,7 +76,7 @@ def enable_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
     """Re-enable a disabled endpoint: new deliveries are sent to it again and its failure
     streak starts afresh. Messages given up while it was disabled stay so (redeliver them one
     by one). Raises ValidationError when it is not disabled."""
-    _require_admin(acting_user, endpoint)
+    require_admin(acting_user, endpoint)
     with transaction.atomic():
         changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=False).update(
             is_active=True, disabled_at=None, disabled_reason="", failing_since=None
@@ -96,7 +96,7 @@ def enable_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
 def send_test_event(*, acting_user: User, endpoint: WebhookEndpoint) -> WebhookMessage:
     """Queue a `webhook.test` event to the endpoint, signed and retried like any message;
     its attempts appear in the delivery log."""
-    _require_admin(acting_user, endpoint)
+    require_admin(acting_user, endpoint)
     _require_active(endpoint)
     with transaction.atomic():
         message = WebhookMessage.objects.create(
@@ -119,7 +119,7 @@ def redeliver(*, acting_user: User, message: WebhookMessage) -> WebhookMessage:
     attempt; one below it is retried on the schedule as before. Raises ValidationError when
     the message is still waiting to be sent or its endpoint is disabled."""
     endpoint = message.endpoint
-    _require_admin(acting_user, endpoint)
+    require_admin(acting_user, endpoint)
     _require_active(endpoint)
     with transaction.atomic():
         changed = (
