@@ -194,7 +194,8 @@ def start_stack(args: argparse.Namespace, log_dir: Path) -> Stack:
     )
     spawn(
         "webhooks",
-        [*celery, "worker", "-Q", f"{env['CELERY_QUEUE']}.webhooks", "--concurrency", "2"]
+        [*celery, "worker", "-Q", f"{env['CELERY_QUEUE']}.webhooks"]
+        + ["--concurrency", str(getattr(args, "webhook_worker_concurrency", 2))]
         + ["-l", "WARNING", "--without-mingle", "--without-gossip"],
     )
     spawn("beat", [*celery, "beat", "-l", "WARNING", "-s", str(log_dir / "beat-schedule")])

@@ -283,6 +283,9 @@ def send_messages(*, message_ids: list[int], now: datetime | None = None) -> dic
         record.duration_ms = int((time.monotonic() - started) * 1000)
         return record, permanent
 
+    # Endpoints that have been failing go last, so known-bad receivers do not take the threads
+    # first while healthy ones wait.
+    messages.sort(key=lambda message: message.endpoint.failing_since is not None)
     with ThreadPoolExecutor(min(len(messages), settings.WEBHOOK_CONCURRENCY)) as pool:
         attempts = list(pool.map(attempt, messages))
     return _record_attempts(messages, attempts, now=now)

@@ -693,3 +693,16 @@ def test_a_refusal_does_not_reveal_what_an_internal_name_resolves_to(settings, a
     for revealing in ("64:ff9b", "10.1.2.3", "a01:203"):
         assert revealing not in message
     assert WebhookEndpoint.objects.count() == 0
+
+
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed(deliver):
+    delivered = deliver(fail_first=1, fail_status=302)
+
+    state, retry = send(delivered.message)
+
+    assert state == "pending"
+    retry.assert_called_once()
+    attempt = delivered.message.attempt_log.get()
+    assert attempt.status_code == 302 and not attempt.succeeded
+    assert "redirects are not followed" in attempt.error
+    assert len(delivered.receiver.requests) == 1
