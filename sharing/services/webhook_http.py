@@ -15,6 +15,7 @@ No database here: this module knows nothing of endpoints or messages.
 import http.client
 import io
 import ipaddress
+import select
 import socket
 import ssl
 import time
@@ -204,12 +205,34 @@ class _PinnedConnection(http.client.HTTPConnection):
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._context is not None:
-                sock.settimeout(self._deadline.remaining())
-                sock = self._context.wrap_socket(sock, server_hostname=self._target.hostname)
+                sock = self._context.wrap_socket(
+                    sock, server_hostname=self._target.hostname, do_handshake_on_connect=False
+                )
+                _handshake(sock, self._deadline)
         except BaseException:
             sock.close()
             raise
         self.sock = _DeadlineSocket(sock, self._deadline)
+
+
+def _handshake(sock: ssl.SSLSocket, deadline: Deadline) -> None:
+    """The TLS handshake, step by step, each wait given only what is left of the deadline: a
+    server trickling its handshake cannot stretch it (one blocking do_handshake would wait up
+    to the timeout for every record)."""
+    sock.setblocking(False)
+    try:
+        while True:
+            try:
+                sock.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                ready = select.select([sock], [], [], deadline.remaining())[0]
+            except ssl.SSLWantWriteError:
+                ready = select.select([], [sock], [], deadline.remaining())[1]
+            if not ready:
+                deadline.remaining()  # raises once the time is up
+    finally:
+        sock.setblocking(True)
 
 
 @dataclass(frozen=True)

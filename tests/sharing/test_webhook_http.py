@@ -152,3 +152,24 @@ def test_the_deadline_counts_from_its_start():
     assert deadline.remaining() == 2  # read at 8
     with pytest.raises(DeadlineExceeded):
         deadline.remaining()  # read at 12
+
+
+def test_a_tls_handshake_that_never_completes_is_given_up_at_the_bound():
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+    threading.Thread(target=lambda: held.append(listener.accept()), daemon=True).start()
+    target = Target(
+        scheme="https",
+        hostname="hooks.partner.test",
+        port=listener.getsockname()[1],
+        address="127.0.0.1",
+        path="/in",
+    )
+    try:
+        with pytest.raises(DeadlineExceeded):
+            post(target, b"{}", {}, timeout=0.3, max_response_bytes=4096)
+        assert held  # the connection was made: it is the handshake that hung
+    finally:
+        listener.close()
+        for connection, _ in held:
+            connection.close()
