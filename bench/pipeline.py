@@ -193,6 +193,12 @@ def start_stack(args: argparse.Namespace, log_dir: Path) -> Stack:
         ]
         + ["-l", "WARNING", "--without-mingle", "--without-gossip"],
     )
+    spawn(
+        "webhooks",
+        [*celery, "worker", "-Q", f"{env['CELERY_QUEUE']}.webhooks"]
+        + ["--concurrency", str(getattr(args, "webhook_worker_concurrency", 2))]
+        + ["-l", "WARNING", "--without-mingle", "--without-gossip"],
+    )
     spawn("beat", [*celery, "beat", "-l", "WARNING", "-s", str(log_dir / "beat-schedule")])
     wait_until(lambda: requests.get(f"{stack.web_url}/api/health/", timeout=5).ok, "gunicorn")
     return stack

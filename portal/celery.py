@@ -12,6 +12,30 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# A task declared with `worker_pool="webhooks"` runs on the webhook queue, served by its own workers
+# (`celery -A portal worker -Q <queue>.webhooks`): POSTs to receivers, whose speed the portal
+# does not control, never take a process the pipeline stages need.
+WEBHOOK_POOL = "webhooks"
+
+
+def webhook_queue() -> str:
+    """The queue of webhook sends: CELERY_WEBHOOK_QUEUE, else "<default queue>.webhooks"."""
+    from django.conf import settings
+
+    return settings.CELERY_WEBHOOK_QUEUE or f"{app.conf.task_default_queue}.{WEBHOOK_POOL}"
+
+
+def route_task(name, args, kwargs, options, task=None, **kw) -> dict[str, str] | None:
+    """Celery router: tasks of the webhook pool go to the webhook queue, the rest to the
+    default queue. Read at send time, so a changed default queue (tests) is followed."""
+    task = task or app.tasks.get(name)
+    if getattr(task, "worker_pool", None) == WEBHOOK_POOL:
+        return {"queue": webhook_queue()}
+    return None
+
+
+app.conf.task_routes = (route_task,)
+
 logger = logging.getLogger(__name__)
 
 

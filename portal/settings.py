@@ -45,6 +45,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -318,6 +328,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Webhook POSTs run on their own queue, served by their own worker pool (scripts/run.sh starts
+# it), so a slow receiver never holds the workers that seal, anchor, deliver and verify. Empty
+# means "<CELERY_QUEUE>.webhooks" (see portal.celery.route_task).
+CELERY_WEBHOOK_QUEUE = env_str("CELERY_WEBHOOK_QUEUE")
+# Every task has a soft limit (SoftTimeLimitExceeded is raised inside it; its rows stay claimed
+# by state, so the sweeper re-drives them) and a hard one (the pool process is killed).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT + 30)
 # The sweeper re-drives any row stuck in a stage: lost tasks delay work, never lose it.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 15)
 SWEEP_STUCK_AFTER_SECONDS = env_int("SWEEP_STUCK_AFTER_SECONDS", 60)
@@ -376,6 +394,12 @@ LEDGER_FINALITY_DEPTH: int | str = _finality if _finality == "finalized" else in
 # The most entries one checkpoint may add, fixed in the contract when it is deployed.
 LEDGER_MAX_GROWTH = env_int("LEDGER_MAX_GROWTH", 1_000_000)
 LEDGER_TX_TIMEOUT_SECONDS = env_int("LEDGER_TX_TIMEOUT_SECONDS", 60)
+# The anchor task waits up to LEDGER_TX_TIMEOUT_SECONDS for each transaction's confirmations
+# and may send a few in a row (group commit): its limits are sized from that wait. A run cut
+# short leaves its checkpoint submitted; the next run resumes it.
+LEDGER_ANCHOR_SOFT_TIME_LIMIT = env_int(
+    "LEDGER_ANCHOR_SOFT_TIME_LIMIT", 4 * LEDGER_TX_TIMEOUT_SECONDS + 60
+)
 # A pending anchor transaction is replaced with fees 1/8 higher after this many seconds, but
 # never above the ceiling (wei per gas; 500 gwei by default).
 LEDGER_FEE_BUMP_SECONDS = env_int("LEDGER_FEE_BUMP_SECONDS", 15)
@@ -411,12 +435,49 @@ STIX_MAX_TEXT_CHARS = env_int("STIX_MAX_TEXT_CHARS", 20000)
 # Outgoing webhooks never reach private, loopback, link-local or metadata addresses unless
 # this allows it (tests and single-machine demos do).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEVELOPMENT_DEFAULTS)
+# Wall time of one POST, all included: connecting, TLS, sending, reading the answer.
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Bytes of a response body read at most (the rest is never read); redirects are not followed.
+WEBHOOK_MAX_RESPONSE_BYTES = env_int("WEBHOOK_MAX_RESPONSE_BYTES", 4096)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
-# POSTs one worker task sends at once (a batch of messages is sent by a thread pool).
-WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 8)
-# Seconds to wait before attempt 2, 3, ...; the last value repeats.
-WEBHOOK_RETRY_DELAYS = [int(s) for s in env_list("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,3600")]
+# POSTs one worker task sends at once (a batch of messages is sent by a thread pool). POSTs
+# wait on the network, so threads are cheap, and a receiver that hangs holds only its thread:
+# the rest of the batch goes on (bench/fanout.py).
+WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 32)
+# Messages one send task takes at most.
+WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 100)
+# Seconds to wait before attempt 2, 3, ...; the last value repeats. The default is the Standard
+# Webhooks schedule: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+WEBHOOK_RETRY_DELAYS = [
+    int(s) for s in env_list("WEBHOOK_RETRY_DELAYS", "5,300,1800,7200,18000,36000,36000")
+]
+# Each delay is spread at random by up to this fraction either way (0.1: +/-10%), so endpoints
+# that failed together are not retried in lockstep.
+WEBHOOK_RETRY_JITTER = env_float("WEBHOOK_RETRY_JITTER", 0.1)
+# An endpoint whose attempts have all failed for this long is disabled and its organisation's
+# admins are emailed; an endpoint answering 410 Gone is disabled at once.
+WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 5 * 24)
+# After a secret rotation, the old secret keeps signing (next to the new one) this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24)
+# Limits of one send task: every round of WEBHOOK_CONCURRENCY POSTs takes at most
+# WEBHOOK_TIMEOUT_SECONDS. A message stays claimed (leased) for the hard limit.
+WEBHOOK_TASK_SOFT_TIME_LIMIT = (
+    -(-WEBHOOK_BATCH_SIZE // max(WEBHOOK_CONCURRENCY, 1)) * WEBHOOK_TIMEOUT_SECONDS + 30
+)
+WEBHOOK_TASK_TIME_LIMIT = WEBHOOK_TASK_SOFT_TIME_LIMIT + 30
+CELERY_TASK_ANNOTATIONS = {
+    "ledger.tasks.anchor": {
+        "soft_time_limit": LEDGER_ANCHOR_SOFT_TIME_LIMIT,
+        "time_limit": LEDGER_ANCHOR_SOFT_TIME_LIMIT + 30,
+    },
+    **{
+        f"sharing.tasks.{name}": {
+            "soft_time_limit": WEBHOOK_TASK_SOFT_TIME_LIMIT,
+            "time_limit": WEBHOOK_TASK_TIME_LIMIT,
+        }
+        for name in ("send_webhooks", "send_webhook")
+    },
+}
 
 # --- TAXII 2.1 server (/taxii2/) -----------------------------------------------------------
 TAXII_TITLE = env_str("TAXII_TITLE", "Threat-sharing portal")

@@ -46,11 +46,18 @@ log "Migrating the database"
 "$PY" manage.py load_demo
 "$PY" manage.py collectstatic --noinput -v 0
 
-log "Starting the Celery worker and beat (logs in $VAR/log)"
+log "Starting the Celery workers and beat (logs in $VAR/log)"
 # Workers never run with DEBUG: it records every SQL query, which slows a long-running worker
 # down and grows its memory (about 40% fewer items per second in bench/pipeline.py).
-DEBUG=false "$VENV/bin/celery" -A portal worker -l INFO --concurrency "${WORKER_CONCURRENCY:-4}" \
-    > "$VAR/log/worker.log" 2>&1 &
+# Two pools: the pipeline stages (seal, anchor, deliver, verify) on the default queue, and
+# webhook POSTs on their own queue, so a slow receiver never holds a pipeline process.
+QUEUE="${CELERY_QUEUE:-portal}"
+DEBUG=false "$VENV/bin/celery" -A portal worker -l INFO -Q "$QUEUE" -n "pipeline@%h" \
+    --concurrency "${WORKER_CONCURRENCY:-4}" > "$VAR/log/worker.log" 2>&1 &
+pids+=($!)
+DEBUG=false "$VENV/bin/celery" -A portal worker -l INFO -Q "${CELERY_WEBHOOK_QUEUE:-$QUEUE.webhooks}" \
+    -n "webhooks@%h" --concurrency "${WEBHOOK_WORKER_CONCURRENCY:-4}" \
+    > "$VAR/log/webhooks.log" 2>&1 &
 pids+=($!)
 DEBUG=false "$VENV/bin/celery" -A portal beat -l INFO -s "$VAR/celerybeat-schedule" \
     > "$VAR/log/beat.log" 2>&1 &

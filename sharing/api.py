@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from portal.api import OrganisationScopedMixin, ScopedListView, ScopedRetrieveView
 from portal.models import Organisation, TokenScope
 from sharing import selectors
-from sharing.models import Delivery, Publication, PublishedObject, WebhookEndpoint
+from sharing.models import Delivery, Publication, PublishedObject, WebhookAttempt, WebhookEndpoint
 from sharing.serializers import (
     AcknowledgeInputSerializer,
     DeliveryDetailSerializer,
@@ -19,9 +19,10 @@ from sharing.serializers import (
     PublicationSerializer,
     PublishInputSerializer,
     RecipientStatusSerializer,
+    WebhookAttemptSerializer,
     WebhookEndpointSerializer,
 )
-from sharing.services import inbox, publishing, webhooks
+from sharing.services import inbox, publishing, webhook_operations, webhooks
 from sharing.stix import BundleError
 
 
@@ -226,6 +227,97 @@ class WebhookDetailView(OrganisationScopedMixin, generics.RetrieveDestroyAPIView
     def perform_destroy(self, instance: WebhookEndpoint) -> None:
         require_write_scope(self.request)
         webhooks.remove_endpoint(acting_user=self.request.user, endpoint=instance)
+
+
+class _WebhookOperation(OrganisationScopedMixin, generics.GenericAPIView):
+    """An operator action on one of your organisation's endpoints (org admins, write scope);
+    another organisation's endpoint is not found (404)."""
+
+    serializer_class = WebhookEndpointSerializer
+
+    def scoped_queryset(self, organisation: Organisation) -> QuerySet[WebhookEndpoint]:
+        return selectors.webhooks_for(organisation)
+
+    def endpoint(self) -> WebhookEndpoint:
+        endpoint = self.get_object()
+        require_write_scope(self.request)
+        return endpoint
+
+
+MessageQueued = inline_serializer(
+    "WebhookMessageQueued",
+    {"message": serializers.IntegerField(), "webhook_id": serializers.CharField()},
+)
+
+
+class WebhookAttemptListView(OrganisationScopedMixin, generics.ListAPIView):
+    """GET: the endpoint's delivery log, newest attempt first (org admins)."""
+
+    serializer_class = WebhookAttemptSerializer
+
+    def scoped_queryset(self, organisation: Organisation) -> QuerySet[WebhookAttempt]:
+        endpoint = generics.get_object_or_404(
+            selectors.webhooks_for(organisation), pk=self.kwargs["pk"]
+        )
+        webhook_operations.require_admin(self.request.user, endpoint)
+        return selectors.webhook_attempts(endpoint)
+
+
+class WebhookTestView(_WebhookOperation):
+    @extend_schema(request=None, responses={202: MessageQueued})
+    def post(self, request: Request, pk: int) -> Response:
+        """Queue a `webhook.test` event to the endpoint."""
+        message = webhook_operations.send_test_event(
+            acting_user=request.user, endpoint=self.endpoint()
+        )
+        return Response(
+            {"message": message.id, "webhook_id": message.message_id},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class WebhookEnableView(_WebhookOperation):
+    @extend_schema(request=None, responses={200: WebhookEndpointSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        """Re-enable a disabled endpoint."""
+        endpoint = self.endpoint()
+        webhook_operations.enable_endpoint(acting_user=request.user, endpoint=endpoint)
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+
+class WebhookRotateSecretView(_WebhookOperation):
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "WebhookSecretRotated",
+                {
+                    "secret": serializers.CharField(),
+                    "previous_secret_expires_at": serializers.DateTimeField(),
+                },
+            )
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Rotate the signing secret; the new one is in the response, shown this once."""
+        endpoint = self.endpoint()
+        secret = webhook_operations.rotate_secret(acting_user=request.user, endpoint=endpoint)
+        return Response(
+            {"secret": secret, "previous_secret_expires_at": endpoint.previous_secret_expires_at}
+        )
+
+
+class WebhookRedeliverView(_WebhookOperation):
+    @extend_schema(request=None, responses={202: MessageQueued})
+    def post(self, request: Request, pk: int, message_id: int) -> Response:
+        """Send one message of the endpoint again, now, with the same webhook-id."""
+        endpoint = self.endpoint()
+        message = selectors.access_webhook_message(endpoint=endpoint, message_id=message_id)
+        message = webhook_operations.redeliver(acting_user=request.user, message=message)
+        return Response(
+            {"message": message.id, "webhook_id": message.message_id},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class HealthView(APIView):

@@ -219,7 +219,15 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     # The "whsec_..." signing secret, encrypted at rest like signing keys.
     encrypted_secret = models.TextField()
+    # After a rotation, the previous secret also signs until `previous_secret_expires_at`
+    # (Standard Webhooks: several space-separated signatures in `webhook-signature`).
+    previous_encrypted_secret = models.TextField(blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    # Since when every attempt has failed (None after a success); too long disables it.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -242,7 +250,11 @@ class WebhookMessage(models.Model):
     """One publication to send to one endpoint; retried with backoff until it succeeds."""
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="messages")
-    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="+")
+    # The event's type (Standard Webhooks `type`); only a delivery carries a publication.
+    event_type = models.CharField(max_length=50, default="publication.delivered")
+    publication = models.ForeignKey(
+        Publication, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
     message_id = models.CharField(max_length=40, unique=True, default=new_webhook_message_id)
     state = models.CharField(
         max_length=10, choices=WebhookMessageState.choices, default=WebhookMessageState.PENDING
@@ -277,6 +289,8 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["number"]
+        # An endpoint's delivery log lists its attempts newest first.
+        indexes = [models.Index(fields=["message", "-started_at"], name="webhook_attempt_log")]
 
 
 # --- Reading indexes -----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from sharing.models import (
     DraftObject,
     InboxReadMark,
     Publication,
+    WebhookAttempt,
     WebhookEndpoint,
     WebhookMessage,
     WebhookMessageState,
@@ -191,6 +192,20 @@ def recipient_statuses(*, publication: Publication) -> list[RecipientStatus]:
         )
         for delivery in deliveries
     ]
+
+
+def webhook_attempts(endpoint: WebhookEndpoint) -> QuerySet[WebhookAttempt]:
+    """The endpoint's delivery log: every attempt, newest first, with its message."""
+    return (
+        WebhookAttempt.objects.filter(message__endpoint=endpoint)
+        .select_related("message")
+        .order_by("-started_at", "-id")
+    )
+
+
+def access_webhook_message(*, endpoint: WebhookEndpoint, message_id: int) -> WebhookMessage:
+    """A message of an endpoint already loaded through access_webhook (or the API's scope)."""
+    return get_object_or_404(endpoint.messages.select_related("endpoint"), pk=message_id)
 
 
 # --- Drafts --------------------------------------------------------------------------------

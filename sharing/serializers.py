@@ -10,6 +10,7 @@ from sharing.models import (
     Publication,
     PublishedObject,
     TlpLevel,
+    WebhookAttempt,
     WebhookEndpoint,
 )
 
@@ -182,5 +183,51 @@ class DeliveryDetailSerializer(DeliverySerializer):
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "description", "is_active", "created_at"]
-        read_only_fields = ["id", "is_active", "created_at"]
+        fields = [
+            "id",
+            "url",
+            "description",
+            "is_active",
+            "created_at",
+            "failing_since",
+            "disabled_at",
+            "disabled_reason",
+            "previous_secret_expires_at",
+        ]
+        read_only_fields = [
+            "id",
+            "is_active",
+            "created_at",
+            "failing_since",
+            "disabled_at",
+            "disabled_reason",
+            "previous_secret_expires_at",
+        ]
+
+
+class WebhookAttemptSerializer(serializers.ModelSerializer):
+    """One POST of the delivery log."""
+
+    message = serializers.IntegerField(source="message_id", read_only=True)
+    webhook_id = serializers.CharField(source="message.message_id", read_only=True)
+    event_type = serializers.CharField(source="message.event_type", read_only=True)
+    publication = serializers.IntegerField(source="message.publication_id", read_only=True)
+    message_state = serializers.CharField(source="message.state", read_only=True)
+
+    class Meta:
+        model = WebhookAttempt
+        fields = [
+            "id",
+            "message",
+            "webhook_id",
+            "event_type",
+            "publication",
+            "message_state",
+            "number",
+            "started_at",
+            "duration_ms",
+            "status_code",
+            "succeeded",
+            "error",
+        ]
+        read_only_fields = fields

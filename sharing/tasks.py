@@ -10,15 +10,14 @@ outage delays work until the sweeper, it loses nothing.
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from ledger import tasks as ledger_tasks
 from ledger.chain import ChainError
-from portal.celery import fire, fire_once, started
+from portal.celery import WEBHOOK_POOL, fire, fire_once, started
 from sharing.services import pipeline, webhooks
 
 logger = logging.getLogger(__name__)
-# Webhook messages one task sends (concurrently, WEBHOOK_CONCURRENCY at a time).
-WEBHOOK_BATCH = 100
 
 
 @shared_task
@@ -36,8 +35,7 @@ def seal_received() -> int:
 def deliver_anchored() -> int:
     started(deliver_anchored)
     delivered, message_ids = pipeline.deliver_anchored()
-    for start in range(0, len(message_ids), WEBHOOK_BATCH):
-        fire(send_webhooks, message_ids[start : start + WEBHOOK_BATCH])
+    _fire_webhooks(message_ids)
     if delivered:
         fire_once(verify_deliveries)
     if delivered >= pipeline.batch_size():
@@ -45,7 +43,15 @@ def deliver_anchored() -> int:
     return delivered
 
 
-@shared_task
+def _fire_webhooks(message_ids: list[int]) -> None:
+    batch = settings.WEBHOOK_BATCH_SIZE
+    for start in range(0, len(message_ids), batch):
+        fire(send_webhooks, message_ids[start : start + batch])
+
+
+# Webhook sends run in their own pool (portal.celery.route_task) with time limits sized from
+# WEBHOOK_TIMEOUT_SECONDS (settings.CELERY_TASK_ANNOTATIONS).
+@shared_task(worker_pool=WEBHOOK_POOL)
 def send_webhooks(message_ids: list[int]) -> dict[str, int]:
     """POST a batch of webhook messages concurrently; schedule each failure's retry."""
     outcomes = webhooks.send_messages(message_ids=message_ids)
@@ -53,7 +59,7 @@ def send_webhooks(message_ids: list[int]) -> dict[str, int]:
     return {str(message_id): outcome.state for message_id, outcome in outcomes.items()}
 
 
-@shared_task
+@shared_task(worker_pool=WEBHOOK_POOL)
 def send_webhook(message_id: int) -> str | None:
     outcome = webhooks.send_messages(message_ids=[message_id]).get(message_id)
     if outcome is None:
@@ -99,9 +105,7 @@ def sweep() -> dict:
     ):
         if found[stage]:
             fire_once(task)
-    stuck = found["webhooks"]
-    for start in range(0, len(stuck), WEBHOOK_BATCH):
-        fire(send_webhooks, stuck[start : start + WEBHOOK_BATCH])
+    _fire_webhooks(found["webhooks"])
     return {
         stage: len(value) if isinstance(value, list) else int(value)
         for stage, value in found.items()

@@ -15,7 +15,7 @@ from portal.selectors import trust_groups_of
 from sharing import history, selectors
 from sharing.forms import AcknowledgeForm, PublishForm, WebhookForm
 from sharing.services import inbox as inbox_services
-from sharing.services import publishing, webhooks
+from sharing.services import publishing, webhook_operations, webhooks
 from sharing.stix import BundleError
 
 PAGE_SIZE = 25
@@ -176,3 +176,88 @@ def webhook_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     webhooks.remove_endpoint(acting_user=request.user, endpoint=endpoint)
     messages.success(request, f"Endpoint {endpoint.url} removed.")
     return redirect("webhooks")
+
+
+# --- Webhook operator tools (organisation admins) ------------------------------------------
+
+
+def _admin_webhook(request: HttpRequest, endpoint_id: int):
+    """The endpoint, for an admin of its organisation: 404 for another organisation's or a
+    missing one, 403 for a member who is not an admin."""
+    endpoint = selectors.access_webhook(user=request.user, endpoint_id=endpoint_id)
+    webhook_operations.require_admin(request.user, endpoint)
+    return endpoint
+
+
+@never_cache  # the page may show a new signing secret
+@login_required
+def webhook_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    """An endpoint's delivery log (every attempt: time, status, latency, error), with its
+    operator actions."""
+    endpoint = _admin_webhook(request, endpoint_id)
+    page = Paginator(selectors.webhook_attempts(endpoint), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "sharing/webhook_detail.html",
+        {"endpoint": endpoint, "page": page, "secret": request.session.pop("webhook_secret", None)},
+    )
+
+
+def _act(request: HttpRequest, endpoint_id: int, action, done: str) -> HttpResponse:
+    try:
+        action()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect("webhook-detail", endpoint_id)
+
+
+@login_required
+@require_POST
+def webhook_send_test(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    endpoint = _admin_webhook(request, endpoint_id)
+    return _act(
+        request,
+        endpoint_id,
+        lambda: webhook_operations.send_test_event(acting_user=request.user, endpoint=endpoint),
+        "Test event queued: its attempt appears below.",
+    )
+
+
+@login_required
+@require_POST
+def webhook_enable(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    endpoint = _admin_webhook(request, endpoint_id)
+    return _act(
+        request,
+        endpoint_id,
+        lambda: webhook_operations.enable_endpoint(acting_user=request.user, endpoint=endpoint),
+        "Endpoint re-enabled.",
+    )
+
+
+@login_required
+@require_POST
+def webhook_rotate_secret(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    endpoint = _admin_webhook(request, endpoint_id)
+    secret = webhook_operations.rotate_secret(acting_user=request.user, endpoint=endpoint)
+    # Shown once, on the page this redirects to (never in a URL).
+    request.session["webhook_secret"] = secret
+    messages.success(request, "Secret rotated.")
+    return redirect("webhook-detail", endpoint_id)
+
+
+@login_required
+@require_POST
+def webhook_redeliver(request: HttpRequest, endpoint_id: int, message_id: int) -> HttpResponse:
+    endpoint = _admin_webhook(request, endpoint_id)
+    message = selectors.access_webhook_message(endpoint=endpoint, message_id=message_id)
+    return _act(
+        request,
+        endpoint_id,
+        lambda: webhook_operations.redeliver(acting_user=request.user, message=message),
+        f"Message {message.message_id} queued for redelivery.",
+    )

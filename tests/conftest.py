@@ -48,8 +48,21 @@ def celery_queue():
     return f"tests-{uuid.uuid4().hex[:8]}"
 
 
-def start_worker(*, queue: str, rpc_url: str, log: Path, beat: bool = False, **env: str):
-    """Start a real Celery worker process on the test database and wait until it is ready."""
+def start_worker(
+    *,
+    queue: str,
+    rpc_url: str,
+    log: Path,
+    beat: bool = False,
+    serves: str = "all",
+    concurrency: int = 2,
+    **env: str,
+):
+    """Start a real Celery worker process on the test database and wait until it is ready.
+
+    `serves`: "pipeline" (the queue itself), "webhooks" (its webhook queue,
+    portal.celery.webhook_queue) or "all" (both, in one pool).
+    """
     from django.conf import settings
 
     database = settings.DATABASES["default"]
@@ -66,12 +79,20 @@ def start_worker(*, queue: str, rpc_url: str, log: Path, beat: bool = False, **e
         "LEDGER_SENDER_KEY": ANVIL_DEV_KEY,
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "WEBHOOK_RETRY_DELAYS": "1,1,2",
+        "WEBHOOK_RETRY_JITTER": "0",
         "CELERY_QUEUE": queue,
         **env,
     }
     environment.pop("LEDGER_CONTRACT_ADDRESS", None)
-    command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue]
-    command += ["--concurrency", "2", "-l", "INFO", "--without-mingle", "--without-gossip"]
+    queues = {
+        "pipeline": [queue],
+        "webhooks": [f"{queue}.webhooks"],
+        "all": [queue, f"{queue}.webhooks"],
+    }[serves]
+    command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", ",".join(queues)]
+    command += ["-n", f"{serves}-{uuid.uuid4().hex[:6]}@%h"]
+    command += ["--concurrency", str(concurrency)]
+    command += ["-l", "INFO", "--without-mingle", "--without-gossip"]
     if beat:
         command += ["--beat", "--schedule", str(log.with_suffix(".beat"))]
     with open(log, "ab") as out:
@@ -108,16 +129,31 @@ def stop_worker(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, anvil, celery_queue, tmp_path_factory):
-    """A real Celery worker process on the test database, its own queue, and the anvil node."""
+    """Real Celery workers on the test database, their own queue, and the anvil node: one
+    pool for the pipeline stages and one for webhook sends (its process is `.webhooks` of the
+    yielded one), as scripts/run.sh starts them."""
     from portal.celery import app
 
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    logs = tmp_path_factory.mktemp("worker")
     app.conf.task_default_queue = celery_queue
-    process = start_worker(queue=celery_queue, rpc_url=anvil.url, log=log)
+    process = start_worker(
+        queue=celery_queue, rpc_url=anvil.url, log=logs / "worker.log", serves="pipeline"
+    )
+    process.webhooks = start_worker(
+        queue=celery_queue,
+        rpc_url=anvil.url,
+        log=logs / "webhooks.log",
+        serves="webhooks",
+        concurrency=3,
+        # Long enough that a receiver which never answers is still hanging while a test
+        # watches another organisation's delivery go through (test_webhook_isolation).
+        WEBHOOK_TIMEOUT_SECONDS="60",
+    )
     yield process
+    stop_worker(process.webhooks)
     stop_worker(process)
     if os.environ.get("SHOW_WORKER_LOG"):
-        print(log.read_text())
+        print((logs / "worker.log").read_text(), (logs / "webhooks.log").read_text())
 
 
 @pytest.fixture

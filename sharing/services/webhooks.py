@@ -2,29 +2,31 @@
 
 Each (endpoint, publication) pair is a WebhookMessage row; each POST an attempt row. A message is
 claimed with a conditional UPDATE, so two workers never send the same attempt, and a failed
-attempt schedules the next one with backoff until WEBHOOK_MAX_ATTEMPTS.
+attempt schedules the next one with the Standard Webhooks retry schedule (WEBHOOK_RETRY_DELAYS,
+with jitter) until WEBHOOK_MAX_ATTEMPTS. An endpoint answering 410 Gone is disabled at once, one
+failing without a break for WEBHOOK_DISABLE_AFTER_HOURS is disabled too; either way its
+organisation's admins are emailed.
 """
 
 import base64
-import ipaddress
+import http.client
 import json
 import logging
+import random
 import secrets
-import socket
-import ssl
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
+from django.template.loader import render_to_string
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -32,7 +34,7 @@ from ledger.signing import decrypt_secret, encrypt_secret
 from portal import permissions
 from portal.audit import services as audit
 from portal.audit.models import AuditAction
-from portal.models import User
+from portal.models import Role, User
 from sharing.models import (
     Publication,
     PublishedObject,
@@ -41,10 +43,13 @@ from sharing.models import (
     WebhookMessage,
     WebhookMessageState,
 )
+from sharing.services import webhook_http
+from sharing.services.webhook_http import Target
 
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "publication.delivered"
+TEST_EVENT_TYPE = "webhook.test"
 SECRET_INFO = b"cti-portal:webhook-secret-encryption:v1"
 
 
@@ -73,15 +78,13 @@ def register_endpoint(
         "Only organisation admins may manage webhooks.",
     )
     check_target_url(url)
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    secret = new_secret()
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(
             organisation=acting_user.organisation,
             url=url,
             description=description[:200],
-            encrypted_secret=encrypt_secret(
-                secret.encode(), secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO
-            ),
+            encrypted_secret=encrypt(secret),
             created_by=acting_user,
         )
         audit.record(
@@ -110,62 +113,51 @@ def remove_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
         endpoint.delete()
 
 
+def new_secret() -> str:
+    """A fresh signing secret: "whsec_" and 32 random bytes in base64 (Standard Webhooks)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def encrypt(secret: str) -> str:
+    return encrypt_secret(secret.encode(), secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO)
+
+
 def endpoint_secret(endpoint: WebhookEndpoint) -> str:
     token = endpoint.encrypted_secret
     return decrypt_secret(token, secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO).decode()
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where a webhook POST goes: the address it was checked against, and the names to send."""
+def signing_secrets(endpoint: WebhookEndpoint, *, at: datetime) -> list[str]:
+    """The secrets that sign a message sent at `at`: the current one, and during the overlap
+    after a rotation the previous one too."""
+    current = [endpoint_secret(endpoint)]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_encrypted_secret and expires is not None and at < expires:
+        previous = decrypt_secret(
+            endpoint.previous_encrypted_secret, secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO
+        ).decode()
+        return current + [previous]
+    return current
 
-    scheme: str
-    hostname: str
-    port: int
-    address: str
-    path: str
 
-    @property
-    def host_header(self) -> str:
-        name = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
-        default_port = 443 if self.scheme == "https" else 80
-        return name if self.port == default_port else f"{name}:{self.port}"
+def signature_header(
+    endpoint: WebhookEndpoint, *, message_id: str, sent_at: datetime, body: str
+) -> str:
+    """The `webhook-signature` value: one "v1,<base64>" per signing secret, space-separated
+    (Standard Webhooks, "Signature scheme": a receiver accepts the message when any one of them
+    verifies, which lets a secret be rotated without dropping messages)."""
+    return " ".join(
+        Webhook(secret).sign(message_id, sent_at, body)
+        for secret in signing_secrets(endpoint, at=sent_at)
+    )
 
 
 def check_target_url(url: str) -> Target:
-    """Resolve a webhook URL once and refuse it when it is not http(s), carries credentials, or
-    any of its addresses is private, loopback, link-local or a metadata address (unless
-    WEBHOOK_ALLOW_PRIVATE_TARGETS allows it). The POST then connects to the returned address,
-    never resolving the name again, so a DNS answer that changes in between (DNS rebinding)
+    """Resolve a webhook URL once and check it (sharing.services.webhook_http.check_target_url);
+    private targets are refused unless WEBHOOK_ALLOW_PRIVATE_TARGETS allows them. The POST then
+    connects to the returned address, so a DNS answer that changes in between (rebinding)
     cannot redirect it."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("The webhook URL must be an http:// or https:// URL with a host.")
-    if parts.username or parts.password:
-        raise ValidationError("The webhook URL must not carry credentials.")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise ValidationError("The webhook URL has an invalid port.") from None
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise ValidationError(f"The host {parts.hostname} cannot be resolved.") from None
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        for address in addresses:
-            if not address.is_global:
-                raise ValidationError(
-                    f"The host {parts.hostname} resolves to {address}, a non-public address."
-                )
-    path = parts.path or "/"
-    return Target(
-        scheme=parts.scheme,
-        hostname=parts.hostname,
-        port=port,
-        address=str(addresses[0]),
-        path=f"{path}?{parts.query}" if parts.query else path,
-    )
+    return webhook_http.check_target_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
 
 
 # --- Messages ----------------------------------------------------------------------------
@@ -197,6 +189,18 @@ def payload_for(publication: Publication, items: list | None = None) -> dict[str
     }
 
 
+def test_payload_for(message: WebhookMessage, *, at: datetime) -> dict[str, Any]:
+    """The JSON body of a test event: which endpoint it checks, nothing shared."""
+    return {
+        "type": TEST_EVENT_TYPE,
+        "timestamp": at.isoformat().replace("+00:00", "Z"),
+        "data": {
+            "endpoint": {"id": message.endpoint_id, "url": message.endpoint.url},
+            "organisation": message.endpoint.organisation.name,
+        },
+    }
+
+
 @dataclass(frozen=True)
 class SendOutcome:
     """A message's state after an attempt, and in how many seconds to try again (if at all)."""
@@ -205,12 +209,12 @@ class SendOutcome:
     retry_in: int | None
 
 
-def send_message(*, message_id: int) -> SendOutcome | None:
+def send_message(*, message_id: int, now: datetime | None = None) -> SendOutcome | None:
     """Attempt one POST of a due message. Returns the outcome, or None if not claimed."""
-    return send_messages(message_ids=[message_id]).get(message_id)
+    return send_messages(message_ids=[message_id], now=now).get(message_id)
 
 
-def send_messages(*, message_ids: list[int]) -> dict[int, SendOutcome]:
+def send_messages(*, message_ids: list[int], now: datetime | None = None) -> dict[int, SendOutcome]:
     """Attempt one POST of each due message among `message_ids`, concurrently (at most
     WEBHOOK_CONCURRENCY at a time). Returns the outcome of each message this call claimed;
     a message another sender holds, or not yet due, is left alone.
@@ -218,14 +222,22 @@ def send_messages(*, message_ids: list[int]) -> dict[int, SendOutcome]:
     Claiming moves `next_attempt_at` a lease ahead, so no other sender takes the message
     while it is being posted. Each publication's body is built once for all its endpoints.
     The caller schedules retries (sharing.tasks); a lost retry is found by the sweeper, since
-    the row's `next_attempt_at` already says when it is due.
+    the row's `next_attempt_at` already says when it is due. Messages of a disabled endpoint
+    are never claimed. `now` is the clock (tests inject it).
     """
-    now = timezone.now()
-    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3)
+    now = now or timezone.now()
+    # Held until the send task's hard time limit: no other sender takes a message while a
+    # task may still be posting it.
+    lease = timedelta(seconds=settings.WEBHOOK_TASK_TIME_LIMIT)
     with transaction.atomic():
         claimed = list(
             WebhookMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(id__in=message_ids, state=WebhookMessageState.PENDING, next_attempt_at__lte=now)
+            .filter(
+                id__in=message_ids,
+                state=WebhookMessageState.PENDING,
+                next_attempt_at__lte=now,
+                endpoint__is_active=True,
+            )
             # A suspended organisation's messages are not sent (portal.services.organisations).
             .exclude(endpoint__organisation__suspended_at__isnull=False)
             .values_list("id", flat=True)
@@ -237,7 +249,7 @@ def send_messages(*, message_ids: list[int]) -> dict[int, SendOutcome]:
         return {}
     messages = list(
         WebhookMessage.objects.select_related(
-            "endpoint", "publication", "publication__organisation"
+            "endpoint__organisation", "publication", "publication__organisation"
         ).filter(id__in=claimed)
     )
     items_of: dict[int, list] = {}
@@ -252,13 +264,19 @@ def send_messages(*, message_ids: list[int]) -> dict[int, SendOutcome]:
         )
         for publication_id, items in items_of.items()
     }
+    for message in messages:
+        if message.publication_id is None:  # a test event
+            bodies[("message", message.id)] = json.dumps(
+                test_payload_for(message, at=now), separators=(",", ":")
+            )
 
     def attempt(message: WebhookMessage) -> tuple[WebhookAttempt, bool]:
         started = time.monotonic()
         record = WebhookAttempt(message=message, number=message.attempts, started_at=now)
         permanent = False
         try:
-            record.status_code = _post(message, bodies.get(message.publication_id))
+            key = message.publication_id or ("message", message.id)
+            record.status_code = _post(message, bodies.get(key))
             record.succeeded = True
         except DeliveryError as exc:
             record.status_code = exc.status_code
@@ -267,23 +285,42 @@ def send_messages(*, message_ids: list[int]) -> dict[int, SendOutcome]:
         record.duration_ms = int((time.monotonic() - started) * 1000)
         return record, permanent
 
+    # Endpoints that have been failing go last, so known-bad receivers do not take the threads
+    # first while healthy ones wait.
+    messages.sort(key=lambda message: message.endpoint.failing_since is not None)
     with ThreadPoolExecutor(min(len(messages), settings.WEBHOOK_CONCURRENCY)) as pool:
         attempts = list(pool.map(attempt, messages))
-    return _record_attempts(messages, attempts)
+    return _record_attempts(messages, attempts, now=now)
 
 
 def _record_attempts(
-    messages: list[WebhookMessage], attempts: list[tuple[WebhookAttempt, bool]]
+    messages: list[WebhookMessage],
+    attempts: list[tuple[WebhookAttempt, bool]],
+    *,
+    now: datetime,
 ) -> dict[int, SendOutcome]:
-    """Store the attempts and each message's new state, a few queries for the whole batch."""
+    """Store the attempts, each message's new state and each endpoint's failure streak, a few
+    queries for the whole batch; disable the endpoints that answered 410 Gone or have failed
+    for too long."""
     outcomes: dict[int, SendOutcome] = {}
     succeeded, given_up, retry_at = [], [], defaultdict(list)
-    now = timezone.now()
+    working, failing, gone = set(), set(), {}
     for message, (record, permanent) in zip(messages, attempts, strict=True):
+        if record.succeeded:
+            working.add(message.endpoint_id)
+        else:
+            failing.add(message.endpoint_id)
+        if record.status_code == 410:
+            # Standard Webhooks, "Retry schedule": 410 Gone means the endpoint is gone for good.
+            gone[message.endpoint_id] = message.endpoint
         if record.succeeded:
             succeeded.append(message.id)
             outcomes[message.id] = SendOutcome(WebhookMessageState.SUCCEEDED, None)
-        elif permanent or message.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        elif (
+            permanent
+            or record.status_code == 410
+            or message.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+        ):
             given_up.append(message.id)
             outcomes[message.id] = SendOutcome(WebhookMessageState.FAILED, None)
         else:
@@ -300,24 +337,107 @@ def _record_attempts(
             WebhookMessage.objects.filter(id__in=ids).update(
                 next_attempt_at=now + timedelta(seconds=delay)
             )
+        # A success anywhere in the batch ends the endpoint's failure streak.
+        WebhookEndpoint.objects.filter(id__in=working).update(failing_since=None)
+        WebhookEndpoint.objects.filter(id__in=failing - working, failing_since__isnull=True).update(
+            failing_since=now
+        )
+        too_long = now - timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
+        for endpoint in WebhookEndpoint.objects.select_related("organisation").filter(
+            id__in=failing - working - set(gone), is_active=True, failing_since__lte=too_long
+        ):
+            hours = settings.WEBHOOK_DISABLE_AFTER_HOURS
+            disable_endpoint(
+                endpoint=endpoint, reason=f"every attempt failed for {hours} hours", now=now
+            )
+        for endpoint in gone.values():
+            disable_endpoint(endpoint=endpoint, reason="the endpoint answered 410 Gone", now=now)
     return outcomes
 
 
-def retry_delay(attempts_made: int) -> int:
+def retry_delay(attempts_made: int, *, rng: random.Random | None = None) -> int:
+    """Seconds before the next attempt after `attempts_made` attempts: the configured delay
+    (Standard Webhooks schedule by default; the last value repeats), spread at random by up
+    to WEBHOOK_RETRY_JITTER either way so endpoints that failed together are not retried in
+    lockstep."""
     delays = settings.WEBHOOK_RETRY_DELAYS
-    return delays[min(attempts_made, len(delays)) - 1]
+    delay = delays[min(attempts_made, len(delays)) - 1]
+    jitter = settings.WEBHOOK_RETRY_JITTER
+    if jitter <= 0:
+        return delay
+    return max(1, round(delay * (1 + (rng or random).uniform(-jitter, jitter))))
+
+
+def disable_endpoint(
+    *, endpoint: WebhookEndpoint, reason: str, now: datetime, acting_user: User | None = None
+) -> bool:
+    """Disable an endpoint: its pending messages give up, nothing more is sent to it until an
+    admin re-enables it, and its organisation's admins are emailed (once the transaction
+    commits). Returns False when it was already disabled (nothing happens then)."""
+    with transaction.atomic():
+        changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+            is_active=False, disabled_at=now, disabled_reason=reason[:200]
+        )
+        if not changed:
+            return False
+        WebhookMessage.objects.filter(
+            endpoint_id=endpoint.pk, state=WebhookMessageState.PENDING
+        ).update(state=WebhookMessageState.FAILED)
+        audit.record(
+            action=AuditAction.WEBHOOK_DISABLED,
+            actor=acting_user,
+            organisation=endpoint.organisation,
+            target=f"webhook:{endpoint.pk}",
+            detail={"url": endpoint.url, "reason": reason},
+        )
+        endpoint.is_active, endpoint.disabled_at, endpoint.disabled_reason = False, now, reason
+        _email_admins(endpoint, template="webhook_disabled", context={"reason": reason})
+    return True
+
+
+def _email_admins(endpoint: WebhookEndpoint, *, template: str, context: dict[str, Any]) -> None:
+    """Email the endpoint's organisation admins once the transaction commits: subject, text
+    and HTML parts from templates/sharing/email/<template>_{subject.txt,body.txt,body.html}."""
+    admins = list(
+        User.objects.filter(
+            organisation_id=endpoint.organisation_id, role__gte=Role.ORG_ADMIN, is_active=True
+        ).values_list("email", flat=True)
+    )
+    if not admins:
+        return
+    context = {
+        "endpoint": endpoint,
+        "organisation": endpoint.organisation,
+        "site_url": settings.SITE_URL.rstrip("/"),
+        **context,
+    }
+    prefix = f"sharing/email/{template}"
+    message = EmailMultiAlternatives(
+        subject=" ".join(render_to_string(f"{prefix}_subject.txt", context).split()),
+        body=render_to_string(f"{prefix}_body.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=admins,
+    )
+    message.attach_alternative(render_to_string(f"{prefix}_body.html", context), "text/html")
+    transaction.on_commit(message.send)
 
 
 def _post(message: WebhookMessage, body: str | None = None) -> int:
+    """POST one message, bounded as webhook_http.post is. Returns the 2xx status; raises
+    DeliveryError otherwise (a 3xx too: redirects are never followed)."""
     endpoint = message.endpoint
     try:
         target = check_target_url(endpoint.url)
     except ValidationError as exc:
         raise DeliveryError(" ".join(exc.messages), permanent=True) from None
-    if body is None:
-        body = json.dumps(payload_for(message.publication), separators=(",", ":"))
     sent_at = datetime.now(tz=UTC)
-    signature = Webhook(endpoint_secret(endpoint)).sign(message.message_id, sent_at, body)
+    if body is None and message.publication_id is None:
+        body = json.dumps(test_payload_for(message, at=sent_at), separators=(",", ":"))
+    elif body is None:
+        body = json.dumps(payload_for(message.publication), separators=(",", ":"))
+    signature = signature_header(
+        endpoint, message_id=message.message_id, sent_at=sent_at, body=body
+    )
     headers = {
         "host": target.host_header,
         "content-type": "application/json",
@@ -326,31 +446,21 @@ def _post(message: WebhookMessage, body: str | None = None) -> int:
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": signature,
     }
-    timeout = urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT_SECONDS)
-    if target.scheme == "https":
-        # Connect to the checked address; TLS still verifies the certificate for the name.
-        pool = urllib3.HTTPSConnectionPool(
-            target.address,
-            target.port,
-            timeout=timeout,
-            retries=False,
-            server_hostname=target.hostname,
-            assert_hostname=target.hostname,
-            ssl_context=ssl.create_default_context(),
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False
-        )
     try:
-        with pool:
-            response = pool.urlopen(
-                "POST", target.path, body=body.encode(), headers=headers, redirect=False
-            )
-    except urllib3.exceptions.HTTPError as exc:
-        raise DeliveryError(f"request failed: {exc}") from None
-    if not 200 <= response.status < 300:
-        raise DeliveryError(
-            f"endpoint answered HTTP {response.status}", status_code=response.status
+        answer = webhook_http.post(
+            target,
+            body.encode(),
+            headers,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            max_response_bytes=settings.WEBHOOK_MAX_RESPONSE_BYTES,
         )
-    return response.status
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryError(f"request failed: {exc or type(exc).__name__}") from None
+    if 300 <= answer.status < 400:
+        raise DeliveryError(
+            f"endpoint answered HTTP {answer.status}: redirects are not followed",
+            status_code=answer.status,
+        )
+    if not 200 <= answer.status < 300:
+        raise DeliveryError(f"endpoint answered HTTP {answer.status}", status_code=answer.status)
+    return answer.status

@@ -13,7 +13,13 @@ from ledger.models import Deployment
 from portal.models import TrustGroup, TrustGroupJoinRequest
 from portal.permissions import max_token_scope
 from portal.services import create_api_token
-from sharing.models import Delivery, Publication, PublishedObject, WebhookEndpoint
+from sharing.models import (
+    Delivery,
+    Publication,
+    PublishedObject,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 
 ACTORS = ["anonymous", "outsider", "staff", "reader", "publisher", "admin"]
 LOGIN = "login"  # a redirect to the login page
@@ -47,6 +53,7 @@ ALL_MEMBERS = {"outsider": 200, "staff": 200, "reader": 200, "publisher": 200, "
 OWN_ORGANISATION = {"outsider": 200, "staff": 404, "reader": 200, "publisher": 200, "admin": 200}
 OWNER_ONLY = {"outsider": 404, "staff": 404, "reader": 200, "publisher": 200, "admin": 200}
 OWNER_ADMIN_ACTION = {"outsider": 404, "staff": 404, "reader": 403, "publisher": 403, "admin": DONE}
+OWNER_ADMIN_PAGE = {**OWNER_ADMIN_ACTION, "admin": 200}
 STAFF_ONLY = {"outsider": 403, "staff": 200, "reader": 403, "publisher": 403, "admin": 403}
 AUTHORS = {"outsider": 200, "staff": 403, "reader": 403, "publisher": 200, "admin": 200}
 OWN_AUTHORS = {**AUTHORS, "outsider": 404}
@@ -122,6 +129,23 @@ ROUTES: dict[str, Rule] = {
     "selection-bundle": Rule(web(**OWNER_ONLY), query=lambda o: f"?object={o['item'].id}"),
     "webhook-delete": Rule(
         web(**OWNER_ADMIN_ACTION), method="post", kwargs=lambda o: {"endpoint_id": o["webhook"].id}
+    ),
+    # Webhook operator tools: the delivery log and its actions, for the organisation's admins.
+    "webhook-detail": Rule(
+        web(**OWNER_ADMIN_PAGE), kwargs=lambda o: {"endpoint_id": o["webhook"].id}
+    ),
+    **{
+        name: Rule(
+            web(**OWNER_ADMIN_ACTION),
+            method="post",
+            kwargs=lambda o: {"endpoint_id": o["webhook"].id},
+        )
+        for name in ("webhook-test", "webhook-enable", "webhook-rotate-secret")
+    },
+    "webhook-redeliver": Rule(
+        web(**OWNER_ADMIN_ACTION),
+        method="post",
+        kwargs=lambda o: {"endpoint_id": o["webhook"].id, "message_id": o["webhook_message"].id},
     ),
     "member-role": Rule(
         web(**OWNER_ADMIN_ACTION),
@@ -242,6 +266,31 @@ ROUTES: dict[str, Rule] = {
     "api-delivery": Rule(api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["delivery"].id}),
     "api-webhooks": Rule(api(**OWN_ORGANISATION), api=True),
     "api-webhook": Rule(api(**OWNER_ONLY), api=True, kwargs=lambda o: {"pk": o["webhook"].id}),
+    "api-webhook-attempts": Rule(
+        api(**OWNER_ADMIN_PAGE), api=True, kwargs=lambda o: {"pk": o["webhook"].id}
+    ),
+    "api-webhook-test": Rule(
+        api(**{**OWNER_ADMIN_PAGE, "admin": 202}),
+        api=True,
+        method="post",
+        kwargs=lambda o: {"pk": o["webhook"].id},
+    ),
+    # The endpoint is active: re-enabling it is refused (400) after the permission checks.
+    "api-webhook-enable": Rule(
+        api(**{**OWNER_ADMIN_PAGE, "admin": 400}),
+        api=True,
+        method="post",
+        kwargs=lambda o: {"pk": o["webhook"].id},
+    ),
+    "api-webhook-rotate-secret": Rule(
+        api(**OWNER_ADMIN_PAGE), api=True, method="post", kwargs=lambda o: {"pk": o["webhook"].id}
+    ),
+    "api-webhook-redeliver": Rule(
+        api(**{**OWNER_ADMIN_PAGE, "admin": 202}),
+        api=True,
+        method="post",
+        kwargs=lambda o: {"pk": o["webhook"].id, "message_id": o["webhook_message"].id},
+    ),
     "api-checkpoints": Rule(api(**ALL_MEMBERS), api=True),
     "api-ledger": Rule(api(**ALL_MEMBERS), api=True),
     "api-trust-root": Rule(api(**ALL_MEMBERS), api=True),
@@ -371,6 +420,9 @@ def world(db, nordgrid, alice, publisher, bob, charlie, trust_group, staff):
     own_key = ledger_keys.register_key(
         owner=nordgrid.stix_identity_id, public_key=generate_keypair()[1], registered_by="t"
     )
+    webhook = WebhookEndpoint.objects.create(
+        organisation=nordgrid, url="https://hooks.example/x", encrypted_secret="v1:x"
+    )
     return {
         "key_id": own_key.key_id,
         "draft": draft,
@@ -386,8 +438,9 @@ def world(db, nordgrid, alice, publisher, bob, charlie, trust_group, staff):
         "publication": publication,
         "item": item,
         "delivery": Delivery.objects.create(publication=publication, organisation=nordgrid),
-        "webhook": WebhookEndpoint.objects.create(
-            organisation=nordgrid, url="https://hooks.example/x", encrypted_secret="v1:x"
+        "webhook": webhook,
+        "webhook_message": WebhookMessage.objects.create(
+            endpoint=webhook, event_type="webhook.test", state="failed", attempts=1
         ),
         "invitation": invitation,
         "invitation_token": raw,

@@ -42,8 +42,8 @@ class Delivered:
 def receivers():
     started: list[WebhookReceiver] = []
 
-    def start(fail_first: int = 0) -> WebhookReceiver:
-        receiver = WebhookReceiver(fail_first=fail_first).start()
+    def start(fail_first: int = 0, fail_status: int = 503) -> WebhookReceiver:
+        receiver = WebhookReceiver(fail_first=fail_first, fail_status=fail_status).start()
         started.append(receiver)
         return receiver
 
@@ -56,10 +56,13 @@ def receivers():
 def deliver(chain, settings, trust_group, publisher, alpine_admin, receivers):
     """Register an Alpine endpoint on a fresh receiver, then publish and deliver to it."""
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOK_RETRY_JITTER = 0
 
-    def run(fail_first: int = 0) -> Delivered:
-        receiver = receivers(fail_first)
-        endpoint, secret = register_endpoint(acting_user=alpine_admin, url=receiver.url)
+    def run(fail_first: int = 0, fail_status: int = 503, path: str = "") -> Delivered:
+        receiver = receivers(fail_first, fail_status)
+        endpoint, secret = register_endpoint(
+            acting_user=alpine_admin, url=receiver.url + path, description="SOC <intake>"
+        )
         publication = run_pipeline(publish(publisher))
         return Delivered(
             WebhookMessage.objects.get(endpoint=endpoint), secret, receiver, publication
@@ -371,7 +374,8 @@ def test_a_name_resolving_to_a_private_address_is_refused_before_connecting(deli
     with mock.patch("socket.getaddrinfo", return_value=private):
         state, _ = send(message)
     assert state == "failed"
-    assert "10.1.2.3, a non-public address" in message.attempt_log.get().error
+    error = message.attempt_log.get().error
+    assert "non-public address" in error and "10.1.2.3" not in error
     assert delivered.receiver.requests == []
 
 
@@ -446,3 +450,259 @@ def test_https_targets_must_present_a_trusted_certificate_for_their_name(deliver
     assert state == "pending"  # retried later, as any failed attempt
     assert "CERTIFICATE_VERIFY_FAILED" in message.attempt_log.get().error
     assert hits == []
+
+
+# --- Retry schedule, 410 Gone, disabling ---------------------------------------------------
+
+STANDARD_WEBHOOKS_SCHEDULE = [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]
+
+
+def test_the_default_retry_schedule_is_the_standard_webhooks_one():
+    from portal import settings as defaults
+
+    # Immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts in all.
+    assert defaults.WEBHOOK_RETRY_DELAYS == STANDARD_WEBHOOKS_SCHEDULE
+    assert defaults.WEBHOOK_MAX_ATTEMPTS == 8
+    assert 0 < defaults.WEBHOOK_RETRY_JITTER < 0.5
+
+
+def test_a_failing_message_follows_the_schedule_then_gives_up(deliver, settings):
+    settings.WEBHOOK_RETRY_DELAYS = STANDARD_WEBHOOKS_SCHEDULE
+    settings.WEBHOOK_MAX_ATTEMPTS = 8
+    delivered = deliver(fail_first=100)
+    message = delivered.message
+    now = message.next_attempt_at
+
+    waits, states = [], []
+    for _ in range(8):
+        outcome = webhooks.send_message(message_id=message.id, now=now)
+        message.refresh_from_db()
+        states.append(outcome.state)
+        if outcome.retry_in is not None:
+            assert message.next_attempt_at == now + timedelta(seconds=outcome.retry_in)
+            # Not due a second earlier: nothing is sent.
+            early = now + timedelta(seconds=outcome.retry_in - 1)
+            assert webhooks.send_message(message_id=message.id, now=early) is None
+            waits.append(outcome.retry_in)
+            now = message.next_attempt_at
+
+    assert waits == STANDARD_WEBHOOKS_SCHEDULE
+    assert states == ["pending"] * 7 + ["failed"]
+    assert len(delivered.receiver.requests) == 8 == message.attempt_log.count()
+
+
+def test_retry_delays_are_jittered_within_the_configured_fraction(settings):
+    import random
+
+    settings.WEBHOOK_RETRY_DELAYS = STANDARD_WEBHOOKS_SCHEDULE
+    settings.WEBHOOK_RETRY_JITTER = 0.1
+    rng = random.Random(7)
+    delays = [webhooks.retry_delay(3, rng=rng) for _ in range(200)]
+    assert all(1620 <= delay <= 1980 for delay in delays)  # 30 min +/- 10%
+    assert len(set(delays)) > 50  # spread, not in lockstep
+    settings.WEBHOOK_RETRY_JITTER = 0
+    assert webhooks.retry_delay(3, rng=rng) == 1800
+
+
+def test_a_410_gone_disables_the_endpoint_at_once(
+    deliver, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    from portal.audit.models import AuditEvent
+
+    settings.WEBHOOK_MAX_ATTEMPTS = 8
+    delivered = deliver(fail_first=100, fail_status=410)
+    message = delivered.message
+    endpoint = message.endpoint
+    other = WebhookMessage.objects.create(endpoint=endpoint, event_type="webhook.test")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        state, retry = send(message)
+
+    assert state == "failed"  # no retry after 410, whatever attempts are left
+    retry.assert_not_called()
+    endpoint.refresh_from_db()
+    assert not endpoint.is_active and "410 Gone" in endpoint.disabled_reason
+    other.refresh_from_db()
+    assert other.state == "failed"  # what was waiting for it gives up too
+    assert webhooks.send_message(message_id=other.id) is None
+    assert len(delivered.receiver.requests) == 1
+    event = AuditEvent.objects.get(action="webhook_disabled")
+    assert event.actor is None and event.target == f"webhook:{endpoint.pk}"
+    [email] = mailoutbox
+    assert email.to == ["ada@alpine.example"]
+    assert "410 Gone" in email.body
+
+
+def test_an_endpoint_failing_for_five_days_is_disabled_and_its_admins_emailed(
+    deliver, settings, mailoutbox, django_capture_on_commit_callbacks, alpine
+):
+    from portal.models import Role
+    from tests.conftest import _member
+
+    settings.WEBHOOK_MAX_ATTEMPTS = 1000
+    settings.WEBHOOK_DISABLE_AFTER_HOURS = 5 * 24
+    delivered = deliver(fail_first=100, path="?team=soc&tier=1")
+    message = delivered.message
+    endpoint = message.endpoint
+    _member(alpine, "reader@alpine.example", Role.READER)  # not an admin: no email
+    start = message.next_attempt_at
+
+    def attempt_at(at) -> None:
+        WebhookMessage.objects.filter(pk=message.pk).update(next_attempt_at=at)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert webhooks.send_message(message_id=message.id, now=at) is not None
+        endpoint.refresh_from_db()
+
+    attempt_at(start)
+    assert endpoint.failing_since == start and endpoint.is_active
+    attempt_at(start + timedelta(days=4, hours=23))
+    assert endpoint.is_active and mailoutbox == []
+    attempt_at(start + timedelta(days=5))
+
+    assert not endpoint.is_active
+    assert endpoint.disabled_at == start + timedelta(days=5)
+    assert "120 hours" in endpoint.disabled_reason
+    message.refresh_from_db()
+    assert message.state == "failed"
+    [email] = mailoutbox
+    assert email.to == ["ada@alpine.example"]
+    assert email.subject == f"Webhook disabled: {endpoint.url}"
+    assert "&tier=1" in email.subject  # subject and text are not HTML-escaped
+    assert "SOC <intake>" in email.body and "&amp;" not in email.body
+    [(html, mimetype)] = email.alternatives
+    assert mimetype == "text/html"
+    assert "SOC &lt;intake&gt;" in html and "team=soc&amp;tier=1" in html
+    assert f"/webhooks/{endpoint.pk}/" in email.body
+
+
+def test_a_success_ends_the_failure_streak(deliver, settings):
+    settings.WEBHOOK_DISABLE_AFTER_HOURS = 5 * 24
+    delivered = deliver(fail_first=1)
+    message = delivered.message
+    start = message.next_attempt_at
+
+    webhooks.send_message(message_id=message.id, now=start)
+    message.endpoint.refresh_from_db()
+    assert message.endpoint.failing_since == start
+    later = start + timedelta(days=6)
+    WebhookMessage.objects.filter(pk=message.pk).update(next_attempt_at=later)
+    assert webhooks.send_message(message_id=message.id, now=later).state == "succeeded"
+    message.endpoint.refresh_from_db()
+    assert message.endpoint.failing_since is None and message.endpoint.is_active
+
+
+# --- Secret rotation -----------------------------------------------------------------------
+
+
+def test_after_a_rotation_old_and_new_secrets_both_sign_during_the_overlap(deliver, alpine_admin):
+    from portal.audit.models import AuditEvent
+    from sharing.services.webhook_operations import rotate_secret
+
+    delivered = deliver()
+    endpoint = delivered.message.endpoint
+    new_secret = rotate_secret(acting_user=alpine_admin, endpoint=endpoint)
+
+    state, _ = send(delivered.message)
+
+    assert state == "succeeded"
+    assert new_secret.startswith("whsec_") and new_secret != delivered.secret
+    [request] = delivered.receiver.requests
+    signatures = request.headers["webhook-signature"].split(" ")
+    assert len(signatures) == 2 and all(s.startswith("v1,") for s in signatures)
+    for secret in (delivered.secret, new_secret):  # each secret alone verifies
+        assert Webhook(secret).verify(request.body, request.headers)["type"] == (
+            "publication.delivered"
+        )
+    event = AuditEvent.objects.get(action="webhook_secret_rotated")
+    assert event.actor == alpine_admin and new_secret not in str(event.detail)
+
+
+def test_after_the_overlap_only_the_new_secret_signs(deliver, alpine_admin, settings):
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    from sharing.services.webhook_operations import rotate_secret
+
+    settings.WEBHOOK_SECRET_OVERLAP_HOURS = 24
+    delivered = deliver()
+    endpoint = delivered.message.endpoint
+    rotated_at = timezone.now() - timedelta(hours=24, seconds=1)
+    new_secret = rotate_secret(acting_user=alpine_admin, endpoint=endpoint, now=rotated_at)
+
+    send(delivered.message)
+
+    [request] = delivered.receiver.requests
+    assert " " not in request.headers["webhook-signature"]
+    assert Webhook(new_secret).verify(request.body, request.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(delivered.secret).verify(request.body, request.headers)
+
+
+@pytest.mark.parametrize("user", ["bob", "publisher", "charlie"])
+def test_only_an_admin_of_the_organisation_rotates_a_secret(request, settings, alice, user):
+    from sharing.services.webhook_operations import rotate_secret
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    endpoint, secret = register_endpoint(acting_user=alice, url="http://127.0.0.1/in")
+    with pytest.raises(PermissionDenied):
+        rotate_secret(acting_user=request.getfixturevalue(user), endpoint=endpoint)
+    endpoint.refresh_from_db()
+    assert endpoint_secret(endpoint) == secret and endpoint.previous_encrypted_secret == ""
+
+
+# --- SSRF: IPv6 forms that embed an IPv4 address ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::a00:1]/in",  # NAT64 (RFC 6052) of 10.0.0.1
+        "http://[64:ff9b::7f00:1]/in",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b::a9fe:a9fe]/in",  # NAT64 of 169.254.169.254 (metadata)
+        "http://[64:ff9b:1::808:808]/in",  # local-use NAT64 (RFC 8215): always private
+        "http://[2002:a00:1::1]/in",  # 6to4 (RFC 3056) of 10.0.0.1
+        "http://[2002:7f00:1::1]/in",  # 6to4 of 127.0.0.1
+        "http://[::10.0.0.1]/in",  # IPv4-compatible
+        "http://[::127.0.0.1]/in",
+        "http://[::ffff:10.0.0.1]/in",  # IPv4-mapped
+        "http://[::ffff:169.254.169.254]/in",
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    with pytest.raises(ValidationError, match="non-public address"):
+        check_target_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[64:ff9b::808:808]/in", "http://[2002:808:808::1]/in"],  # 8.8.8.8 behind them
+)
+def test_ipv6_forms_of_public_ipv4_addresses_are_accepted(settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    check_target_url(url)
+
+
+def test_a_refusal_does_not_reveal_what_an_internal_name_resolves_to(settings, alice):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    internal = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("64:ff9b::a01:203", 443, 0, 0))]
+    with mock.patch("socket.getaddrinfo", return_value=internal):
+        with pytest.raises(ValidationError) as refused:
+            register_endpoint(acting_user=alice, url="https://vault.corp.example/in")
+    [message] = refused.value.messages
+    assert "vault.corp.example" in message and "non-public address" in message
+    for revealing in ("64:ff9b", "10.1.2.3", "a01:203"):
+        assert revealing not in message
+    assert WebhookEndpoint.objects.count() == 0
+
+
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed(deliver):
+    delivered = deliver(fail_first=1, fail_status=302)
+
+    state, retry = send(delivered.message)
+
+    assert state == "pending"
+    retry.assert_called_once()
+    attempt = delivered.message.attempt_log.get()
+    assert attempt.status_code == 302 and not attempt.succeeded
+    assert "redirects are not followed" in attempt.error
+    assert len(delivered.receiver.requests) == 1
