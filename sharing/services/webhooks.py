@@ -41,6 +41,7 @@ from sharing.models import (
     WebhookMessage,
     WebhookMessageState,
 )
+from sharing.transports.base import TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ EVENT_TYPE = "publication.delivered"
 SECRET_INFO = b"cti-portal:webhook-secret-encryption:v1"
 
 
-class DeliveryError(Exception):
+class DeliveryError(TransportError):
     """A POST failed; `permanent` means retrying cannot help."""
 
     def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
