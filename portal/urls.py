@@ -76,6 +76,7 @@ urlpatterns = [
     path("objects/bundle.json", reading_views.selection_bundle, name="selection-bundle"),
     path("stix/<str:stix_id>/", reading_views.object_by_stix_id, name="object-by-stix-id"),
     path("", include("sharing.draft_urls")),
+    path("", include("sharing.notification_urls")),
     path("webhooks/", sharing_views.webhook_list, name="webhooks"),
     path("webhooks/<int:endpoint_id>/delete/", sharing_views.webhook_delete, name="webhook-delete"),
     path("", include("portal.community_urls")),

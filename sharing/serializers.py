@@ -95,7 +95,32 @@ class DeliveryDetailSerializer(DeliverySerializer):
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    """An endpoint and its filters (empty: everything the organisation receives). The filter
+    values are checked by the service (sharing.services.subscriptions.clean_filters)."""
+
+    publisher_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    trust_group_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    stix_types = serializers.ListField(child=serializers.CharField(), required=False)
+    min_tlp = serializers.CharField(required=False, allow_blank=True)
+    labels = serializers.ListField(child=serializers.CharField(), required=False)
+
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "description", "is_active", "created_at"]
+        fields = [
+            "id",
+            "url",
+            "description",
+            "is_active",
+            "created_at",
+            "publisher_ids",
+            "trust_group_ids",
+            "stix_types",
+            "min_tlp",
+            "labels",
+        ]
         read_only_fields = ["id", "is_active", "created_at"]
+
+
+class WebhookFiltersSerializer(WebhookEndpointSerializer):
+    class Meta(WebhookEndpointSerializer.Meta):
+        read_only_fields = ["id", "url", "description", "is_active", "created_at"]

@@ -47,6 +47,13 @@ class AuditAction(models.TextChoices):
     SESSIONS_ENDED = "sessions_ended", "Member's sessions ended"
     TOKEN_SCOPE_REDUCED = "token_scope_reduced", "API token narrowed to the role"
     TRUST_GROUP_RETIRED = "trust_group_retired", "Trust group retired"
+    NOTIFICATIONS_CHANGED = "notifications_changed", "Notification settings changed"
+    NOTIFICATION_DEFAULTS_CHANGED = (
+        "notification_defaults_changed",
+        "Organisation notification defaults changed",
+    )
+    EMAIL_UNSUBSCRIBED = "email_unsubscribed", "Unsubscribed from email"
+    WEBHOOK_FILTERS_CHANGED = "webhook_filters_changed", "Webhook filters changed"
 
 
 class AuditEvent(models.Model):

@@ -14,6 +14,7 @@ from portal.models import TrustGroup, TrustGroupJoinRequest
 from portal.permissions import max_token_scope
 from portal.services import create_api_token
 from sharing.models import Delivery, Publication, PublishedObject, WebhookEndpoint
+from sharing.services.subscriptions import unsubscribe_token
 
 ACTORS = ["anonymous", "outsider", "staff", "reader", "publisher", "admin"]
 LOGIN = "login"  # a redirect to the login page
@@ -74,6 +75,15 @@ ROUTES: dict[str, Rule] = {
     "inbox": Rule(web(**OWN_ORGANISATION)),
     "search": Rule(web(**OWN_ORGANISATION)),
     "webhooks": Rule(web(**OWN_ORGANISATION)),
+    "notifications": Rule(web(**{**OWN_ORGANISATION, "staff": 403})),
+    "notification-defaults": Rule(
+        web(**{**OWN_ORGANISATION, "staff": 403, "reader": 403, "publisher": 403})
+    ),
+    # The link of every notice email: the signed token is the authorisation (RFC 8058).
+    "unsubscribe": Rule(
+        web(anonymous=200, **ALL_MEMBERS),
+        kwargs=lambda o: {"token": unsubscribe_token(o["bob"])},
+    ),
     "members": Rule(web(**OWN_ORGANISATION)),
     "trust-groups": Rule(web(**ALL_MEMBERS)),
     "tokens": Rule(web(**ALL_MEMBERS)),
