@@ -14,7 +14,7 @@ from celery import shared_task
 from ledger import tasks as ledger_tasks
 from ledger.chain import ChainError
 from portal.celery import fire, fire_once, started
-from sharing.services import pipeline, webhooks
+from sharing.services import notifications, pipeline, webhooks
 
 logger = logging.getLogger(__name__)
 # Webhook messages one task sends (concurrently, WEBHOOK_CONCURRENCY at a time).
@@ -40,6 +40,7 @@ def deliver_anchored() -> int:
         fire(send_webhooks, message_ids[start : start + WEBHOOK_BATCH])
     if delivered:
         fire_once(verify_deliveries)
+        fire_once(send_email_notices)
     if delivered >= pipeline.batch_size():
         fire_once(deliver_anchored)
     return delivered
@@ -99,6 +100,8 @@ def sweep() -> dict:
     ):
         if found[stage]:
             fire_once(task)
+    if notifications.has_due():
+        fire_once(send_email_notices)
     stuck = found["webhooks"]
     for start in range(0, len(stuck), WEBHOOK_BATCH):
         fire(send_webhooks, stuck[start : start + WEBHOOK_BATCH])
@@ -106,6 +109,36 @@ def sweep() -> dict:
         stage: len(value) if isinstance(value, list) else int(value)
         for stage, value in found.items()
     }
+
+
+# Email notices one task sends, over one mail server connection.
+EMAIL_BATCH = 100
+
+
+@shared_task
+def send_email_notices() -> dict[str, int]:
+    """Send due email notices in batches; schedule a run for the earliest retry."""
+    started(send_email_notices)
+    outcomes = notifications.send_due(limit=EMAIL_BATCH)
+    if len(outcomes) >= EMAIL_BATCH:
+        fire_once(send_email_notices)
+    retries = [o.retry_in for o in outcomes.values() if o.retry_in is not None]
+    if retries:
+        try:
+            send_email_notices.apply_async(countdown=min(retries))
+        except Exception:  # noqa: BLE001 - the sweeper re-drives due notices
+            logger.warning("could not schedule email retries; the sweeper will", exc_info=True)
+    states = [outcome.state for outcome in outcomes.values()]
+    return {state: states.count(state) for state in set(states)}
+
+
+@shared_task
+def send_email_digests() -> int:
+    """Daily (beat entry "send-email-digests"): queue each member's digest, then send."""
+    queued = notifications.queue_digests()
+    if queued:
+        fire_once(send_email_notices)
+    return queued
 
 
 def on_checkpoint_confirmed(checkpoint_id: int) -> None:
