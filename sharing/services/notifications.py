@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -40,6 +40,7 @@ from sharing.models import (
     PublicationState,
     PublishedObject,
 )
+from sharing.services.pipeline import still_entitled
 from sharing.services.subscriptions import unsubscribe_token
 from sharing.stix import Tlp
 from sharing.transports.base import TransportError
@@ -196,6 +197,8 @@ def send_due(*, limit: int = 100, now: datetime | None = None) -> dict[int, Send
             try:
                 if not publications_of[notice.id]:
                     raise TransportError("nothing left to send", permanent=True)
+                if not notice.user.is_active:
+                    raise TransportError("the member was deactivated", permanent=True)
                 transport.send(render(notice, publications_of[notice.id]))
                 record.succeeded = True
             except TransportError as exc:
@@ -254,6 +257,7 @@ def queue_digests(*, now: datetime | None = None) -> int:
                 publication__state=PublicationState.DELIVERED,
                 publication__delivered_at__lte=now,
             )
+            .filter(Exists(still_entitled()))
             .only("id", "user_id")
         )
         by_user: dict[int, list[PublicationChannel]] = defaultdict(list)

@@ -238,15 +238,17 @@ def _fix_recipients_of_older(publications: list[Publication]) -> None:
 
 
 def _queue_email_notices(publication_ids: list[int]) -> None:
-    """An email notice per member email channel of these publications, still a member of the
-    organisation the channel was fixed for (sent by sharing.tasks.send_email_notices)."""
+    """An email notice per member email channel of these publications whose member is active
+    and still in a recipient organisation (sent by sharing.tasks.send_email_notices)."""
     channels = list(
         PublicationChannel.objects.filter(
             publication_id__in=publication_ids,
             kind=ChannelKind.EMAIL,
             notice__isnull=True,
             user__is_active=True,
-        ).only("id", "user_id")
+        )
+        .filter(Exists(still_entitled()))
+        .only("id", "user_id")
     )
     notices = EmailNotice.objects.bulk_create(
         [EmailNotice(user_id=channel.user_id, kind=EmailKind.NOTICE) for channel in channels]
@@ -254,6 +256,14 @@ def _queue_email_notices(publication_ids: list[int]) -> None:
     for channel, notice in zip(channels, notices, strict=True):
         channel.notice = notice
     bulk_set(channels, ["notice"])
+
+
+def still_entitled() -> QuerySet[PublicationRecipient]:
+    """For a PublicationChannel queryset (`Exists(still_entitled())`): the channel's member
+    still belongs to an organisation fixed as a recipient (not one they moved to since)."""
+    return PublicationRecipient.objects.filter(
+        publication=OuterRef("publication"), organisation=OuterRef("user__organisation")
+    )
 
 
 def recipients(publication: Publication) -> list[Organisation]:

@@ -189,6 +189,33 @@ def test_a_refused_address_is_given_up_at_once_and_a_dead_server_is_retried(
     assert "550" in bob_attempts[1].error
 
 
+def test_a_member_deactivated_or_moved_before_delivery_gets_no_notice(
+    chain, smtp, trust_group, publisher, alpine_admin, bob, charlie
+):
+    from portal.models import Role
+    from portal.services import create_member
+
+    wants_email(alpine_admin)
+    wants_email(bob)
+    mover = create_member(
+        organisation=alpine_admin.organisation,
+        email="mo@alpine.example",
+        role=Role.READER,
+        password="x",
+    )
+    wants_email(mover)
+    publication = publish(publisher)
+    bob.is_active = False
+    bob.save()
+    mover.organisation = charlie.organisation  # now in an organisation not entitled to it
+    mover.save()
+    run_pipeline(publication)
+    notifications.send_due()
+
+    assert {r for m in smtp.messages for r in m.recipients} == {alpine_admin.email}
+    assert set(EmailNotice.objects.values_list("user", flat=True)) == {alpine_admin.id}
+
+
 # --- The daily digest --------------------------------------------------------------------------
 
 

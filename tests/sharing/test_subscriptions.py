@@ -191,7 +191,7 @@ def test_a_member_saves_their_settings_on_the_notifications_page(trust_group, bo
 
 
 def test_organisation_defaults_apply_until_a_member_saves_their_own(
-    trust_group, alice, bob, publisher
+    trust_group, alice, bob, publisher, charlie
 ):
     response = client_for(alice).post(
         "/notifications/defaults/", {"channel": "none", "min_tlp": "red"}
@@ -201,6 +201,9 @@ def test_organisation_defaults_apply_until_a_member_saves_their_own(
 
     current, own = subscriptions.settings_of(user=bob)
     assert (current.channel, current.min_tlp, own) == ("none", "red", False)
+    # Another organisation keeps its own defaults (here the built-in ones).
+    theirs, _ = subscriptions.settings_of(user=charlie)
+    assert (theirs.channel, theirs.min_tlp) == ("digest", "")
     subscriptions.save_settings(acting_user=bob, channel="digest", filters={})
     current, own = subscriptions.settings_of(user=bob)
     assert (current.channel, own) == ("digest", True)
