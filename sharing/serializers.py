@@ -11,6 +11,8 @@ from sharing.models import (
     TlpLevel,
     WebhookEndpoint,
 )
+from sharing.services.subscriptions import FILTERABLE_TYPES, MAX_LABEL_LENGTH, MAX_LABELS
+from sharing.stix import Tlp
 
 # Ids are PostgreSQL bigints: anything larger is refused as input, not left to the database.
 MAX_ID = 2**63 - 1
@@ -100,9 +102,18 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 
     publisher_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
     trust_group_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    stix_types = serializers.ListField(child=serializers.CharField(), required=False)
-    min_tlp = serializers.CharField(required=False, allow_blank=True)
-    labels = serializers.ListField(child=serializers.CharField(), required=False)
+    stix_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=FILTERABLE_TYPES), required=False
+    )
+    min_tlp = serializers.ChoiceField(
+        choices=["", *Tlp.ORDER], required=False, allow_blank=True, help_text="empty: any TLP"
+    )
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_LABEL_LENGTH, allow_blank=True),
+        max_length=MAX_LABELS,
+        required=False,
+        help_text="compared in lower case; blank entries are ignored",
+    )
 
     class Meta:
         model = WebhookEndpoint
