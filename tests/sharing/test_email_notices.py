@@ -294,3 +294,35 @@ def test_the_settings_pages_still_need_a_csrf_token(bob, alice):
         client.force_login(user)
         assert client.post(url, {"channel": "none"}).status_code == 403
     assert not NotificationSettings.objects.exists()
+
+
+# --- The tasks ------------------------------------------------------------------------------
+
+
+def test_the_sweeper_fires_the_sender_for_due_notices_and_the_task_sends_them(smtp, bob, settings):
+    from unittest import mock
+
+    from portal.celery import started
+    from sharing import tasks
+    from sharing.models import ChannelKind, PublicationChannel
+
+    started(tasks.send_email_notices)
+    publication = Publication.objects.create(
+        organisation=bob.organisation, title="t", distribution="organisation", tlp="green"
+    )
+    notice = EmailNotice.objects.create(user=bob, kind=EmailKind.NOTICE)
+    PublicationChannel.objects.create(
+        publication=publication, kind=ChannelKind.EMAIL, user=bob, notice=notice
+    )
+    with mock.patch.object(tasks.send_email_notices, "delay") as fired:
+        tasks.sweep()
+    fired.assert_called_once_with()
+
+    settings.EMAIL_PORT = 9  # down: the task schedules its own retry
+    with mock.patch.object(tasks.send_email_notices, "apply_async") as later:
+        assert tasks.send_email_notices() == {"pending": 1}
+    later.assert_called_once_with(countdown=settings.EMAIL_RETRY_DELAYS[0])
+    EmailNotice.objects.update(next_attempt_at=timezone.now())
+    settings.EMAIL_PORT = smtp.port
+    assert tasks.send_email_notices() == {"sent": 1}
+    assert len(smtp.to(bob.email)) == 1
