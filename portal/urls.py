@@ -79,6 +79,11 @@ urlpatterns = [
     path("", include("sharing.notification_urls")),
     path("webhooks/", sharing_views.webhook_list, name="webhooks"),
     path("webhooks/<int:endpoint_id>/delete/", sharing_views.webhook_delete, name="webhook-delete"),
+    path(
+        "webhooks/<int:endpoint_id>/filters/",
+        sharing_views.webhook_filters,
+        name="webhook-filters",
+    ),
     path("", include("portal.community_urls")),
     path("staff/pipeline/", sharing_oversight.pipeline_overview_page, name="pipeline-overview"),
     path("audit/", include("portal.audit.urls")),

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from portal import permissions
 from portal.selectors import all_organisations, trust_groups_of
 from sharing import history, selectors
-from sharing.forms import PublishForm, WebhookForm
+from sharing.forms import FilterForm, PublishForm, WebhookForm
 from sharing.services import publishing, subscriptions, webhooks
 from sharing.stix import BundleError
 
@@ -135,6 +135,34 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
             "can_manage": can_manage,
         },
         status=400 if request.method == "POST" and form.errors else 200,
+    )
+
+
+@login_required
+def webhook_filters(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    """GET: an endpoint's filters. POST (organisation admins): replace them."""
+    endpoint = selectors.access_webhook(user=request.user, endpoint_id=endpoint_id)
+    permissions.require_org_admin(request.user, endpoint.organisation_id)
+    form = FilterForm(
+        request.POST or None,
+        initial=FilterForm.initial_from(endpoint),
+        **filter_choices(request.user),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            subscriptions.set_endpoint_filters(
+                acting_user=request.user, endpoint=endpoint, filters=form.filters()
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Filters of {endpoint.url} saved.")
+            return redirect("webhooks")
+    return render(
+        request,
+        "sharing/webhook_filters.html",
+        {"endpoint": endpoint, "form": form},
+        status=400 if request.method == "POST" else 200,
     )
 
 

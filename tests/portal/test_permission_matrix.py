@@ -109,6 +109,10 @@ ROUTES: dict[str, Rule] = {
         kwargs=lambda o: {"stix_id": o["item"].stix_id},
     ),
     "selection-bundle": Rule(web(**OWNER_ONLY), query=lambda o: f"?object={o['item'].id}"),
+    "webhook-filters": Rule(
+        web(**{**OWNER_ONLY, "reader": 403, "publisher": 403}),
+        kwargs=lambda o: {"endpoint_id": o["webhook"].id},
+    ),
     "webhook-delete": Rule(
         web(**OWNER_ADMIN_ACTION), method="post", kwargs=lambda o: {"endpoint_id": o["webhook"].id}
     ),

@@ -291,6 +291,27 @@ def test_the_webhook_page_registers_filters_and_lists_them_in_few_queries(
     assert b"shared with Grid ISAC; types indicator; TLP:AMBER or above" in page.content
 
 
+def test_an_admin_changes_an_endpoint_s_filters_on_its_page(trust_group, alice, bob, charlie):
+    endpoint = endpoint_of(alice, stix_types=["malware"])
+    url = f"/webhooks/{endpoint.id}/filters/"
+    page = client_for(alice).get(url)
+    assert page.status_code == 200 and b'value="malware"' in page.content
+    response = client_for(alice).post(url, {"trust_groups": [trust_group.id], "labels": "ics"})
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.trust_group_ids, endpoint.stix_types, endpoint.labels) == (
+        [trust_group.id],
+        [],
+        ["ics"],
+    )
+    # A reader of the organisation may not; another organisation does not see the endpoint.
+    assert client_for(bob).post(url, {"labels": "x"}).status_code == 403
+    assert client_for(charlie).get(url).status_code == 404
+    assert client_for(charlie).post(url, {"labels": "x"}).status_code == 404
+    endpoint.refresh_from_db()
+    assert endpoint.labels == ["ics"]
+
+
 def test_the_api_registers_and_changes_webhook_filters(trust_group, alice, token_for):
     client = Client()
     headers = {"HTTP_" + k.upper(): v for k, v in token_for(alice).items()}
