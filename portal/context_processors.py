@@ -26,6 +26,7 @@ NAVIGATION = [
     ("Drafts", "drafts", permissions.can_publish),
     ("Publish", "publish", permissions.can_publish),
     ("Webhooks", "webhooks", permissions.is_member),
+    ("Notifications", "notifications", permissions.is_member),
     ("Trust groups", "trust-groups", lambda u: permissions.is_member(u) or u.is_staff),
     ("Members", "members", permissions.is_member),
     ("Signing keys", "organisation-keys", permissions.is_member),

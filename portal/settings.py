@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -249,7 +250,14 @@ EMAIL_PORT = env_int("EMAIL_PORT", 587)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS (port 465) instead of STARTTLS
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+# Notices of deliveries (sharing.services.notifications): attempts before giving up, and the
+# seconds to wait before attempt 2, 3, ... (the last value repeats).
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 6)
+EMAIL_RETRY_DELAYS = [int(s) for s in env_list("EMAIL_RETRY_DELAYS", "60,300,1800,3600")]
+# The hour (UTC) at which the daily digest goes out.
+NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 6)
 
 # --- Security ----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -359,6 +367,10 @@ CELERY_BEAT_SCHEDULE = {
     "watch-checkpoint-finality": {
         "task": "ledger.tasks.watch_finality",
         "schedule": float(env_int("LEDGER_FINALITY_INTERVAL_SECONDS", 30)),
+    },
+    "send-email-digests": {
+        "task": "sharing.tasks.send_email_digests",
+        "schedule": crontab(minute=0, hour=NOTIFICATION_DIGEST_HOUR),
     },
 }
 

@@ -1,6 +1,7 @@
 """REST API of the sharing side: publish, read publications and the inbox, manage webhooks."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, parsers, serializers, status
@@ -21,8 +22,9 @@ from sharing.serializers import (
     RecipientStatusSerializer,
     WebhookAttemptSerializer,
     WebhookEndpointSerializer,
+    WebhookFiltersSerializer,
 )
-from sharing.services import inbox, publishing, webhook_operations, webhooks
+from sharing.services import inbox, publishing, subscriptions, webhook_operations, webhooks
 from sharing.stix import BundleError
 
 
@@ -209,17 +211,39 @@ class WebhookListView(OrganisationScopedMixin, generics.ListAPIView):
         data = WebhookEndpointSerializer(data=request.data)
         if not data.is_valid():
             return Response({"errors": _flatten(data.errors)}, status=status.HTTP_400_BAD_REQUEST)
-        endpoint, secret = webhooks.register_endpoint(
-            acting_user=request.user,
-            url=data.validated_data["url"],
-            description=data.validated_data.get("description", ""),
-        )
+        try:
+            endpoint, secret = subscriptions.register_endpoint(
+                acting_user=request.user,
+                url=data.validated_data["url"],
+                description=data.validated_data.get("description", ""),
+                filters=_filters(data.validated_data),
+            )
+        except ValidationError as exc:
+            return Response({"errors": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
         body = {**WebhookEndpointSerializer(endpoint).data, "secret": secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class WebhookDetailView(OrganisationScopedMixin, generics.RetrieveDestroyAPIView):
+    """GET: one endpoint. PATCH: replace its filters (org admins). DELETE: remove it."""
+
     serializer_class = WebhookEndpointSerializer
+
+    @extend_schema(request=WebhookFiltersSerializer, responses={200: WebhookEndpointSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        require_write_scope(request)
+        endpoint = self.get_object()
+        data = WebhookFiltersSerializer(data=request.data, partial=True)
+        if not data.is_valid():
+            return Response({"errors": _flatten(data.errors)}, status=status.HTTP_400_BAD_REQUEST)
+        filters = {**_filters_of(endpoint), **_filters(data.validated_data)}
+        try:
+            subscriptions.set_endpoint_filters(
+                acting_user=request.user, endpoint=endpoint, filters=filters
+            )
+        except ValidationError as exc:
+            return Response({"errors": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(WebhookEndpointSerializer(endpoint).data)
 
     def scoped_queryset(self, organisation: Organisation) -> QuerySet[WebhookEndpoint]:
         return selectors.webhooks_for(organisation)
@@ -327,6 +351,14 @@ class HealthView(APIView):
     @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField()}))
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
+
+
+def _filters(data: dict) -> dict:
+    return {name: data[name] for name in subscriptions.FILTER_FIELDS if name in data}
+
+
+def _filters_of(endpoint: WebhookEndpoint) -> dict:
+    return {name: getattr(endpoint, name) for name in subscriptions.FILTER_FIELDS}
 
 
 def _flatten(errors: dict) -> list[str]:

@@ -1,8 +1,9 @@
 from django import forms
 
-from portal.models import TrustGroup
-from sharing.models import AcknowledgementOutcome, Distribution, TlpLevel
+from portal.models import Organisation, TrustGroup
+from sharing.models import AcknowledgementOutcome, Distribution, NotificationChannel, TlpLevel
 from sharing.services.inbox import COMMENT_MAX_LENGTH
+from sharing.services.subscriptions import FILTERABLE_TYPES, MAX_LABEL_LENGTH, MAX_LABELS
 
 
 class PublishForm(forms.Form):
@@ -41,9 +42,80 @@ class PublishForm(forms.Form):
         return data
 
 
-class WebhookForm(forms.Form):
+class FilterForm(forms.Form):
+    """The filters of a subscriber (sharing.models.DeliveryFilter): the choices offered are the
+    community's organisations and the trust groups of the user's own organisation only."""
+
+    publishers = forms.ModelMultipleChoiceField(
+        queryset=Organisation.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Only from these organisations",
+        help_text="None ticked: from any organisation.",
+    )
+    trust_groups = forms.ModelMultipleChoiceField(
+        queryset=TrustGroup.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Only shared with these trust groups",
+        help_text="None ticked: whatever the distribution.",
+    )
+    stix_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in FILTERABLE_TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Only with objects of these STIX types",
+    )
+    min_tlp = forms.ChoiceField(
+        choices=[("", "Any TLP"), *TlpLevel.choices],
+        required=False,
+        label="Only at least this sensitive",
+    )
+    labels = forms.CharField(
+        required=False,
+        max_length=MAX_LABELS * (MAX_LABEL_LENGTH + 2),
+        label="Only with one of these labels",
+        help_text="Comma-separated STIX labels, e.g. phishing, ransomware.",
+    )
+
+    def __init__(self, *args, organisations, trust_groups, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["publishers"].queryset = organisations
+        self.fields["trust_groups"].queryset = trust_groups
+
+    @staticmethod
+    def initial_from(subscriber) -> dict:
+        return {
+            "publishers": subscriber.publisher_ids,
+            "trust_groups": subscriber.trust_group_ids,
+            "stix_types": subscriber.stix_types,
+            "min_tlp": subscriber.min_tlp,
+            "labels": ", ".join(subscriber.labels),
+        }
+
+    def filters(self) -> dict:
+        """The cleaned filters, in the services' terms."""
+        data = self.cleaned_data
+        return {
+            "publisher_ids": [o.id for o in data["publishers"]],
+            "trust_group_ids": [g.id for g in data["trust_groups"]],
+            "stix_types": list(data["stix_types"]),
+            "min_tlp": data["min_tlp"],
+            "labels": [part.strip() for part in data["labels"].split(",") if part.strip()],
+        }
+
+
+class WebhookForm(FilterForm):
     url = forms.URLField(label="Endpoint URL", max_length=500, assume_scheme="https")
     description = forms.CharField(max_length=200, required=False)
+    field_order = ["url", "description"]
+
+
+class NotificationForm(FilterForm):
+    channel = forms.ChoiceField(
+        choices=NotificationChannel.choices, widget=forms.RadioSelect, label="Email me"
+    )
+    field_order = ["channel"]
 
 
 class DraftPublishForm(forms.Form):

@@ -209,7 +209,30 @@ def new_webhook_message_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-class WebhookEndpoint(models.Model):
+class DeliveryFilter(models.Model):
+    """What a subscriber (a member's notification settings, a webhook endpoint) wants pushed.
+
+    Every empty filter lets everything through; a filter with values lets a publication through
+    when it matches at least one of them (sharing.services.subscriptions.matches). Filters never
+    widen what an organisation is entitled to: the inbox receives everything regardless.
+    """
+
+    # Ids of publishing organisations.
+    publisher_ids = models.JSONField(default=list, blank=True)
+    # Ids of trust groups a publication is distributed to.
+    trust_group_ids = models.JSONField(default=list, blank=True)
+    # STIX object types (STIX 2.1 section 2.9), any of which the publication contains.
+    stix_types = models.JSONField(default=list, blank=True)
+    # Only publications at least this sensitive (TLP 2.0 order); blank means any.
+    min_tlp = models.CharField(max_length=15, choices=TlpLevel.choices, blank=True)
+    # STIX `labels` (STIX 2.1 section 3.2), any of which an object of the publication carries.
+    labels = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class WebhookEndpoint(DeliveryFilter):
     """Where an organisation wants its deliveries POSTed (Standard Webhooks)."""
 
     organisation = models.ForeignKey(
@@ -291,6 +314,143 @@ class WebhookAttempt(models.Model):
         ordering = ["number"]
         # An endpoint's delivery log lists its attempts newest first.
         indexes = [models.Index(fields=["message", "-started_at"], name="webhook_attempt_log")]
+
+
+# --- Recipients, subscriptions and email notices ------------------------------------------
+
+
+class PublicationRecipient(models.Model):
+    """An organisation entitled to a publication, fixed in the publishing transaction: the
+    deliver stage creates inbox entries from these rows, not from the trust groups of the day."""
+
+    publication = models.ForeignKey(
+        Publication, on_delete=models.CASCADE, related_name="recipient_rows"
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publication", "organisation"], name="one_recipient_row_per_organisation"
+            )
+        ]
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "Email per publication"
+    DIGEST = "digest", "Daily digest"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class PublicationChannel(models.Model):
+    """A channel that matched a publication when it was published: a member's email or digest,
+    or a webhook endpoint. `notice` is the email that carried it, once sent or queued."""
+
+    publication = models.ForeignKey(
+        Publication, on_delete=models.CASCADE, related_name="channel_rows"
+    )
+    kind = models.CharField(max_length=10, choices=ChannelKind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    notice = models.ForeignKey(
+        "EmailNotice", on_delete=models.SET_NULL, null=True, blank=True, related_name="channels"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "notice"], name="channel_kind_notice")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publication", "kind", "user"],
+                condition=models.Q(user__isnull=False),
+                name="one_email_channel_per_member",
+            ),
+            models.UniqueConstraint(
+                fields=["publication", "endpoint"],
+                condition=models.Q(endpoint__isnull=False),
+                name="one_channel_per_endpoint",
+            ),
+        ]
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", "An email for each publication"
+    DIGEST = "digest", "A daily digest"
+    NONE = "none", "No email (the inbox only)"
+
+
+class NotificationSettings(DeliveryFilter):
+    """What a member wants by email (`user` set), or an organisation's default for members
+    who have not saved their own (`user` empty)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notification_settings",
+    )
+    channel = models.CharField(
+        max_length=10, choices=NotificationChannel.choices, default=NotificationChannel.DIGEST
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation"],
+                condition=models.Q(user__isnull=True),
+                name="one_default_per_organisation",
+            )
+        ]
+
+
+class EmailKind(models.TextChoices):
+    NOTICE = "notice", "Notice of one publication"
+    DIGEST = "digest", "Daily digest"
+
+
+class EmailState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Gave up"
+
+
+class EmailNotice(models.Model):
+    """One email to one member: a notice of a publication or a digest of several (their
+    PublicationChannel rows); retried with backoff until it is accepted or EMAIL_MAX_ATTEMPTS."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=EmailKind.choices)
+    state = models.CharField(max_length=10, choices=EmailState.choices, default=EmailState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="email_due")]
+
+
+class EmailAttempt(models.Model):
+    """One hand-over of an email to the mail server and its outcome."""
+
+    notice = models.ForeignKey(EmailNotice, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    succeeded = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["number"]
 
 
 # --- Reading indexes -----------------------------------------------------------------------

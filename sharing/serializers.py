@@ -13,6 +13,8 @@ from sharing.models import (
     WebhookAttempt,
     WebhookEndpoint,
 )
+from sharing.services.subscriptions import FILTERABLE_TYPES, MAX_LABEL_LENGTH, MAX_LABELS
+from sharing.stix import Tlp
 
 # Ids are PostgreSQL bigints: anything larger is refused as input, not left to the database.
 MAX_ID = 2**63 - 1
@@ -181,6 +183,24 @@ class DeliveryDetailSerializer(DeliverySerializer):
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    """An endpoint and its filters (empty: everything the organisation receives). The filter
+    values are checked by the service (sharing.services.subscriptions.clean_filters)."""
+
+    publisher_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    trust_group_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    stix_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=FILTERABLE_TYPES), required=False
+    )
+    min_tlp = serializers.ChoiceField(
+        choices=["", *Tlp.ORDER], required=False, allow_blank=True, help_text="empty: any TLP"
+    )
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_LABEL_LENGTH, allow_blank=True),
+        max_length=MAX_LABELS,
+        required=False,
+        help_text="compared in lower case; blank entries are ignored",
+    )
+
     class Meta:
         model = WebhookEndpoint
         fields = [
@@ -193,6 +213,11 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "disabled_at",
             "disabled_reason",
             "previous_secret_expires_at",
+            "publisher_ids",
+            "trust_group_ids",
+            "stix_types",
+            "min_tlp",
+            "labels",
         ]
         read_only_fields = [
             "id",
@@ -231,3 +256,12 @@ class WebhookAttemptSerializer(serializers.ModelSerializer):
             "error",
         ]
         read_only_fields = fields
+
+
+class WebhookFiltersSerializer(WebhookEndpointSerializer):
+    class Meta(WebhookEndpointSerializer.Meta):
+        read_only_fields = [
+            *WebhookEndpointSerializer.Meta.read_only_fields,
+            "url",
+            "description",
+        ]

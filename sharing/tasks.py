@@ -15,7 +15,7 @@ from django.conf import settings
 from ledger import tasks as ledger_tasks
 from ledger.chain import ChainError
 from portal.celery import WEBHOOK_POOL, fire, fire_once, started
-from sharing.services import pipeline, webhooks
+from sharing.services import notifications, pipeline, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ def deliver_anchored() -> int:
     _fire_webhooks(message_ids)
     if delivered:
         fire_once(verify_deliveries)
+        fire_once(send_email_notices)
     if delivered >= pipeline.batch_size():
         fire_once(deliver_anchored)
     return delivered
@@ -105,6 +106,8 @@ def sweep() -> dict:
     ):
         if found[stage]:
             fire_once(task)
+    if notifications.has_due():
+        fire_once(send_email_notices)
     _fire_webhooks(found["webhooks"])
     return {
         stage: len(value) if isinstance(value, list) else int(value)
@@ -124,6 +127,36 @@ def reissue_receipts(checkpoint_id: int) -> int:
 def on_checkpoint_reanchored(checkpoint_id: int) -> None:
     """Ledger listener (registered in SharingConfig.ready): receipts cite a lost anchor."""
     fire(reissue_receipts, checkpoint_id)
+
+
+# Email notices one task sends, over one mail server connection.
+EMAIL_BATCH = 100
+
+
+@shared_task
+def send_email_notices() -> dict[str, int]:
+    """Send due email notices in batches; schedule a run for the earliest retry."""
+    started(send_email_notices)
+    outcomes = notifications.send_due(limit=EMAIL_BATCH)
+    if len(outcomes) >= EMAIL_BATCH:
+        fire_once(send_email_notices)
+    retries = [o.retry_in for o in outcomes.values() if o.retry_in is not None]
+    if retries:
+        try:
+            send_email_notices.apply_async(countdown=min(retries))
+        except Exception:  # noqa: BLE001 - the sweeper re-drives due notices
+            logger.warning("could not schedule email retries; the sweeper will", exc_info=True)
+    states = [outcome.state for outcome in outcomes.values()]
+    return {state: states.count(state) for state in set(states)}
+
+
+@shared_task
+def send_email_digests() -> int:
+    """Daily (beat entry "send-email-digests"): queue each member's digest, then send."""
+    queued = notifications.queue_digests()
+    if queued:
+        fire_once(send_email_notices)
+    return queued
 
 
 def on_checkpoint_confirmed(checkpoint_id: int) -> None:

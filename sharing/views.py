@@ -11,11 +11,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal import permissions
-from portal.selectors import trust_groups_of
+from portal.selectors import all_organisations, trust_groups_of
 from sharing import history, selectors
-from sharing.forms import AcknowledgeForm, PublishForm, WebhookForm
+from sharing.forms import AcknowledgeForm, FilterForm, PublishForm, WebhookForm
 from sharing.services import inbox as inbox_services
-from sharing.services import publishing, webhook_operations, webhooks
+from sharing.services import publishing, subscriptions, webhook_operations, webhooks
 from sharing.stix import BundleError
 
 PAGE_SIZE = 25
@@ -141,32 +141,100 @@ def receipt(request: HttpRequest, delivery_id: int, object_id: int) -> HttpRespo
 @login_required
 def webhook_list(request: HttpRequest) -> HttpResponse:
     can_manage = permissions.can_administer_organisation(request.user)
-    form = WebhookForm(request.POST or None)
+    choices = filter_choices(request.user)
+    form = WebhookForm(request.POST or None, **choices)
     secret = None
     if request.method == "POST":
         permissions.require(can_manage, "Only organisation admins may manage webhooks.")
         if form.is_valid():
             try:
-                endpoint, secret = webhooks.register_endpoint(
+                endpoint, secret = subscriptions.register_endpoint(
                     acting_user=request.user,
                     url=form.cleaned_data["url"],
                     description=form.cleaned_data["description"],
+                    filters=form.filters(),
                 )
             except ValidationError as exc:
                 form.add_error("url", exc)
             else:
-                form = WebhookForm()
+                form = WebhookForm(**choices)
                 messages.success(request, f"Endpoint {endpoint.url} registered.")
+    endpoints = list(selectors.webhooks_of(user=request.user))
+    for endpoint, lines in zip(
+        endpoints, describe_filters(endpoints, **choices).values(), strict=True
+    ):
+        endpoint.filter_lines = lines
     return render(
         request,
         "sharing/webhooks.html",
         {
-            "endpoints": selectors.webhooks_of(user=request.user),
+            "endpoints": endpoints,
             "form": form,
             "secret": secret,
             "can_manage": can_manage,
         },
+        status=400 if request.method == "POST" and form.errors else 200,
     )
+
+
+@login_required
+def webhook_filters(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    """GET: an endpoint's filters. POST (organisation admins): replace them."""
+    endpoint = selectors.access_webhook(user=request.user, endpoint_id=endpoint_id)
+    permissions.require_org_admin(request.user, endpoint.organisation_id)
+    form = FilterForm(
+        request.POST or None,
+        initial=FilterForm.initial_from(endpoint),
+        **filter_choices(request.user),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            subscriptions.set_endpoint_filters(
+                acting_user=request.user, endpoint=endpoint, filters=form.filters()
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Filters of {endpoint.url} saved.")
+            return redirect("webhooks")
+    return render(
+        request,
+        "sharing/webhook_filters.html",
+        {"endpoint": endpoint, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def filter_choices(user) -> dict:
+    """What a user's filters may name: the community's organisations, their own trust groups."""
+    return {
+        "organisations": all_organisations().order_by("name"),
+        "trust_groups": trust_groups_of(organisation=user.organisation).order_by("name"),
+    }
+
+
+def describe_filters(subscribers: list, *, organisations, trust_groups) -> dict[int, list[str]]:
+    """A readable line per non-empty filter of each subscriber, keyed by its id (two queries
+    for the names, however many subscribers)."""
+    names = dict(organisations.values_list("id", "name"))
+    groups = dict(trust_groups.values_list("id", "name"))
+    described = {}
+    for subscriber in subscribers:
+        lines = []
+        if subscriber.publisher_ids:
+            lines.append("from " + ", ".join(names.get(i, "?") for i in subscriber.publisher_ids))
+        if subscriber.trust_group_ids:
+            lines.append(
+                "shared with " + ", ".join(groups.get(i, "?") for i in subscriber.trust_group_ids)
+            )
+        if subscriber.stix_types:
+            lines.append("types " + ", ".join(subscriber.stix_types))
+        if subscriber.min_tlp:
+            lines.append(f"TLP:{subscriber.min_tlp.upper()} or above")
+        if subscriber.labels:
+            lines.append("labels " + ", ".join(subscriber.labels))
+        described[subscriber.id] = lines or ["everything"]
+    return described
 
 
 @login_required

@@ -128,16 +128,54 @@ def stop_worker(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, anvil, celery_queue, tmp_path_factory):
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 for the whole session (tests.smtp_server)."""
+    from tests.smtp_server import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def smtp_environment(server) -> dict[str, str]:
+    """The settings that make the portal send its mail to `server`, as environment variables."""
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(server.port),
+        "EMAIL_USE_TLS": "false",
+        "EMAIL_TIMEOUT": "5",
+    }
+
+
+@pytest.fixture
+def smtp(smtp_server, settings):
+    """The session's SMTP server, emptied, with this process's mail going to it."""
+    smtp_server.clear()
+    for name, value in smtp_environment(smtp_server).items():
+        setattr(settings, name, int(value) if name in ("EMAIL_PORT", "EMAIL_TIMEOUT") else value)
+    settings.EMAIL_USE_TLS = False
+    yield smtp_server
+    smtp_server.clear()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    django_db_setup, django_db_blocker, anvil, celery_queue, smtp_server, tmp_path_factory
+):
     """Real Celery workers on the test database, their own queue, and the anvil node: one
     pool for the pipeline stages and one for webhook sends (its process is `.webhooks` of the
-    yielded one), as scripts/run.sh starts them."""
+    yielded one), as scripts/run.sh starts them. Their mail goes to the session's SMTP server."""
     from portal.celery import app
 
     logs = tmp_path_factory.mktemp("worker")
     app.conf.task_default_queue = celery_queue
     process = start_worker(
-        queue=celery_queue, rpc_url=anvil.url, log=logs / "worker.log", serves="pipeline"
+        queue=celery_queue,
+        rpc_url=anvil.url,
+        log=logs / "worker.log",
+        serves="pipeline",
+        **smtp_environment(smtp_server),
     )
     process.webhooks = start_worker(
         queue=celery_queue,
@@ -148,6 +186,7 @@ def celery_worker(django_db_setup, django_db_blocker, anvil, celery_queue, tmp_p
         # Long enough that a receiver which never answers is still hanging while a test
         # watches another organisation's delivery go through (test_webhook_isolation).
         WEBHOOK_TIMEOUT_SECONDS="60",
+        **smtp_environment(smtp_server),
     )
     yield process
     stop_worker(process.webhooks)

@@ -59,6 +59,13 @@ class AuditAction(models.TextChoices):
     SIGNING_KEY_REGISTERED = "signing_key_registered", "Signing key registered"
     SIGNING_KEY_ROTATED = "signing_key_rotated", "Signing key rotated"
     SIGNING_KEY_REVOKED = "signing_key_revoked", "Signing key revoked"
+    NOTIFICATIONS_CHANGED = "notifications_changed", "Notification settings changed"
+    NOTIFICATION_DEFAULTS_CHANGED = (
+        "notification_defaults_changed",
+        "Organisation notification defaults changed",
+    )
+    EMAIL_UNSUBSCRIBED = "email_unsubscribed", "Unsubscribed from email"
+    WEBHOOK_FILTERS_CHANGED = "webhook_filters_changed", "Webhook filters changed"
 
 
 class AuditEvent(models.Model):

@@ -31,9 +31,15 @@ from portal.audit.models import AuditAction
 from portal.audit.services import record
 from portal.models import Organisation, TrustGroup
 from sharing.models import (
+    ChannelKind,
     Delivery,
     Distribution,
+    EmailKind,
+    EmailNotice,
+    NotificationChannel,
     Publication,
+    PublicationChannel,
+    PublicationRecipient,
     PublicationState,
     PublishedObject,
     VerificationState,
@@ -41,6 +47,8 @@ from sharing.models import (
     WebhookMessage,
     WebhookMessageState,
 )
+from sharing.services import subscriptions
+from sharing.transports.inbox import InboxTransport
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +121,9 @@ def seal_received(*, limit: int | None = None) -> int:
 
 def deliver_anchored(*, limit: int | None = None) -> tuple[int, list[int]]:
     """Deliver up to `limit` sealed publications whose objects are all anchored: attach each
-    object's receipt, create the inbox entries of every entitled organisation and a webhook
-    message per active endpoint of theirs, in one transaction.
+    object's receipt, create the inbox entries of the recipients fixed at publish time, a
+    webhook message per endpoint that matched then (and is still active), and an email notice
+    per member who chose an email per publication, in one transaction.
 
     Returns how many publications were delivered and the ids of the new webhook messages.
     """
@@ -137,33 +146,30 @@ def deliver_anchored(*, limit: int | None = None) -> tuple[int, list[int]]:
             item.receipt = receipts[item.entry_id]
         bulk_set(items, ["receipt"], batch_size=500)
 
-        # Suspended organisations are skipped here too, whatever decided the recipients.
-        entitled = drop_suspended(recipients_of(publications))
-        Delivery.objects.bulk_create(
+        _fix_recipients_of_older(publications)
+        # Suspended organisations get nothing, whatever was fixed when it was published.
+        InboxTransport().send_many(
             [
                 Delivery(publication_id=publication_id, organisation_id=organisation_id)
-                for publication_id, organisations in entitled.items()
-                for organisation_id in organisations
-            ],
-            ignore_conflicts=True,
-            batch_size=1000,
+                for publication_id, organisation_id in PublicationRecipient.objects.filter(
+                    publication_id__in=ids, organisation__suspended_at__isnull=True
+                ).values_list("publication_id", "organisation_id")
+            ]
         )
-        endpoints_of = defaultdict(list)
-        for endpoint_id, organisation_id in WebhookEndpoint.objects.filter(
-            organisation_id__in={o for organisations in entitled.values() for o in organisations},
-            is_active=True,
-        ).values_list("id", "organisation_id"):
-            endpoints_of[organisation_id].append(endpoint_id)
         WebhookMessage.objects.bulk_create(
             [
                 WebhookMessage(endpoint_id=endpoint_id, publication_id=publication_id)
-                for publication_id, organisations in entitled.items()
-                for organisation_id in organisations
-                for endpoint_id in endpoints_of[organisation_id]
+                for publication_id, endpoint_id in PublicationChannel.objects.filter(
+                    publication_id__in=ids,
+                    kind=ChannelKind.WEBHOOK,
+                    endpoint__is_active=True,
+                    endpoint__organisation__suspended_at__isnull=True,
+                ).values_list("publication_id", "endpoint_id")
             ],
             ignore_conflicts=True,
             batch_size=1000,
         )
+        _queue_email_notices(ids)
         _stamp_delivered(ids)
         message_ids = list(
             WebhookMessage.objects.filter(
@@ -197,6 +203,110 @@ def _stamp_delivered(publication_ids: list[int]) -> None:
             now = cursor.fetchone()[1]
     Publication.objects.filter(id__in=publication_ids).update(
         state=PublicationState.DELIVERED, state_changed_at=now, delivered_at=now
+    )
+
+
+# --- Recipients and channels, fixed at publish time -----------------------------------------
+
+
+def record_recipients(publications: list[Publication]) -> None:
+    """Fix who receives each publication and by which channels, as of now: a
+    PublicationRecipient row per entitled organisation, and a PublicationChannel row per
+    member email / digest and per active webhook endpoint whose filters match.
+
+    Called in the publishing transaction; the deliver stage reads these rows, so a trust group
+    changed between publishing and delivery changes nothing for this publication. A fixed
+    number of queries however many publications.
+    """
+    if not publications:
+        return
+    entitled = recipients_of(publications)
+    facts = subscriptions.facts_of(publications)
+    PublicationRecipient.objects.bulk_create(
+        [
+            PublicationRecipient(publication_id=publication_id, organisation_id=organisation_id)
+            for publication_id, organisations in entitled.items()
+            for organisation_id in organisations
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    organisation_ids = {o for organisations in entitled.values() for o in organisations}
+    endpoints = list(
+        WebhookEndpoint.objects.filter(organisation_id__in=organisation_ids, is_active=True).only(
+            "id", "organisation_id", *subscriptions.FILTER_FIELDS
+        )
+    )
+    members = subscriptions.effective_settings(organisation_ids=organisation_ids)
+    channels = []
+    for publication_id, organisations in entitled.items():
+        publication_facts = facts[publication_id]
+        for endpoint in endpoints:
+            if endpoint.organisation_id in organisations and subscriptions.matches(
+                endpoint, publication_facts
+            ):
+                channels.append(
+                    PublicationChannel(
+                        publication_id=publication_id,
+                        kind=ChannelKind.WEBHOOK,
+                        endpoint_id=endpoint.id,
+                    )
+                )
+        for user_id, (organisation_id, choice) in members.items():
+            if (
+                organisation_id in organisations
+                and choice.channel != NotificationChannel.NONE
+                and subscriptions.matches(choice, publication_facts)
+            ):
+                channels.append(
+                    PublicationChannel(
+                        publication_id=publication_id,
+                        kind=ChannelKind.EMAIL
+                        if choice.channel == NotificationChannel.EMAIL
+                        else ChannelKind.DIGEST,
+                        user_id=user_id,
+                    )
+                )
+    PublicationChannel.objects.bulk_create(channels, ignore_conflicts=True, batch_size=1000)
+
+
+def _fix_recipients_of_older(publications: list[Publication]) -> None:
+    """Publications stored before recipients were fixed at publish time get them now."""
+    fixed = set(
+        PublicationRecipient.objects.filter(
+            publication_id__in=[p.id for p in publications]
+        ).values_list("publication_id", flat=True)
+    )
+    record_recipients([p for p in publications if p.id not in fixed])
+
+
+def _queue_email_notices(publication_ids: list[int]) -> None:
+    """An email notice per member email channel of these publications whose member is active
+    and still in a recipient organisation (sent by sharing.tasks.send_email_notices)."""
+    channels = list(
+        PublicationChannel.objects.filter(
+            publication_id__in=publication_ids,
+            kind=ChannelKind.EMAIL,
+            notice__isnull=True,
+            user__is_active=True,
+            user__organisation__suspended_at__isnull=True,
+        )
+        .filter(Exists(still_entitled()))
+        .only("id", "user_id")
+    )
+    notices = EmailNotice.objects.bulk_create(
+        [EmailNotice(user_id=channel.user_id, kind=EmailKind.NOTICE) for channel in channels]
+    )
+    for channel, notice in zip(channels, notices, strict=True):
+        channel.notice = notice
+    bulk_set(channels, ["notice"])
+
+
+def still_entitled() -> QuerySet[PublicationRecipient]:
+    """For a PublicationChannel queryset (`Exists(still_entitled())`): the channel's member
+    still belongs to an organisation fixed as a recipient (not one they moved to since)."""
+    return PublicationRecipient.objects.filter(
+        publication=OuterRef("publication"), organisation=OuterRef("user__organisation")
     )
 
 

@@ -24,7 +24,7 @@ from portal.models import TrustGroup, User
 from portal.selectors import trust_groups_of
 from sharing import stix, tasks
 from sharing.models import Distribution, Publication, PublishedObject
-from sharing.services import indexing, provenance, signed_submissions
+from sharing.services import indexing, pipeline, provenance, signed_submissions
 from sharing.stix import BundleError, Tlp
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
@@ -197,6 +197,9 @@ def _store(
         batch_size=1000,
     )
     indexing.index_objects(stored)
+    # Who receives it, and by which channels, is decided now (DESIGN: "Recipients and their
+    # channels are fixed when a publication is accepted"), not when it is delivered.
+    pipeline.record_recipients([publication])
     fire_once_on_commit(tasks.seal_received)
     return publication
 

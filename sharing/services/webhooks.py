@@ -45,6 +45,7 @@ from sharing.models import (
 )
 from sharing.services import webhook_http
 from sharing.services.webhook_http import Target
+from sharing.transports.base import TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ TEST_EVENT_TYPE = "webhook.test"
 SECRET_INFO = b"cti-portal:webhook-secret-encryption:v1"
 
 
-class DeliveryError(Exception):
+class DeliveryError(TransportError):
     """A POST failed; `permanent` means retrying cannot help."""
 
     def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):

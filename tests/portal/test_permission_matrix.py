@@ -20,6 +20,7 @@ from sharing.models import (
     WebhookEndpoint,
     WebhookMessage,
 )
+from sharing.services.subscriptions import unsubscribe_token
 
 ACTORS = ["anonymous", "outsider", "staff", "reader", "publisher", "admin"]
 LOGIN = "login"  # a redirect to the login page
@@ -86,6 +87,15 @@ ROUTES: dict[str, Rule] = {
     ),
     "search": Rule(web(**OWN_ORGANISATION)),
     "webhooks": Rule(web(**OWN_ORGANISATION)),
+    "notifications": Rule(web(**{**OWN_ORGANISATION, "staff": 403})),
+    "notification-defaults": Rule(
+        web(**{**OWN_ORGANISATION, "staff": 403, "reader": 403, "publisher": 403})
+    ),
+    # The link of every notice email: the signed token is the authorisation (RFC 8058).
+    "unsubscribe": Rule(
+        web(anonymous=200, **ALL_MEMBERS),
+        kwargs=lambda o: {"token": unsubscribe_token(o["bob"])},
+    ),
     "members": Rule(web(**OWN_ORGANISATION)),
     "trust-groups": Rule(web(**ALL_MEMBERS)),
     "tokens": Rule(web(**ALL_MEMBERS)),
@@ -127,6 +137,10 @@ ROUTES: dict[str, Rule] = {
         kwargs=lambda o: {"stix_id": o["item"].stix_id},
     ),
     "selection-bundle": Rule(web(**OWNER_ONLY), query=lambda o: f"?object={o['item'].id}"),
+    "webhook-filters": Rule(
+        web(**{**OWNER_ONLY, "reader": 403, "publisher": 403}),
+        kwargs=lambda o: {"endpoint_id": o["webhook"].id},
+    ),
     "webhook-delete": Rule(
         web(**OWNER_ADMIN_ACTION), method="post", kwargs=lambda o: {"endpoint_id": o["webhook"].id}
     ),

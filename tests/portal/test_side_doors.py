@@ -105,6 +105,7 @@ def test_a_reader_sees_no_publish_or_admin_links(client, bob):
         "Publications",
         "Search",
         "Webhooks",
+        "Notifications",
         "Trust groups",
         "Members",
         "Signing keys",
