@@ -23,10 +23,10 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Exists, F
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from portal import emails
 from portal.models import User
 from sharing.models import (
     ChannelKind,
@@ -129,13 +129,10 @@ def render(notice: EmailNotice, publications: list[Publication]) -> EmailMultiAl
         "unsubscribe_url": unsubscribe_url,
         "subject_prefix": settings.ACCOUNT_EMAIL_SUBJECT_PREFIX,
     }
-    prefix = f"{TEMPLATES}/{notice.kind}"
-    subject = " ".join(render_to_string(f"{prefix}_subject.txt", context).split())
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"{prefix}_body.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+    return emails.compose(
         to=[user.email],
+        template=f"{TEMPLATES}/{notice.kind}",
+        context=context,
         headers={
             # RFC 8058 section 3.1: the URI must be https in production; the POST body is
             # "List-Unsubscribe=One-Click".
@@ -144,8 +141,6 @@ def render(notice: EmailNotice, publications: list[Publication]) -> EmailMultiAl
             "Auto-Submitted": "auto-generated",  # RFC 3834: no auto-replies, please
         },
     )
-    message.attach_alternative(render_to_string(f"{prefix}_body.html", context), "text/html")
-    return message
 
 
 @dataclass(frozen=True)

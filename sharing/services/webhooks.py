@@ -23,15 +23,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.utils import timezone
 from standardwebhooks import Webhook
 
 from ledger.signing import decrypt_secret, encrypt_secret
-from portal import permissions
+from portal import emails, permissions
 from portal.audit import services as audit
 from portal.audit.models import AuditAction
 from portal.models import Role, User
@@ -406,20 +404,11 @@ def _email_admins(endpoint: WebhookEndpoint, *, template: str, context: dict[str
     )
     if not admins:
         return
-    context = {
-        "endpoint": endpoint,
-        "organisation": endpoint.organisation,
-        "site_url": settings.SITE_URL.rstrip("/"),
-        **context,
-    }
-    prefix = f"sharing/email/{template}"
-    message = EmailMultiAlternatives(
-        subject=" ".join(render_to_string(f"{prefix}_subject.txt", context).split()),
-        body=render_to_string(f"{prefix}_body.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+    message = emails.compose(
         to=admins,
+        template=f"sharing/email/{template}",
+        context={"endpoint": endpoint, "organisation": endpoint.organisation, **context},
     )
-    message.attach_alternative(render_to_string(f"{prefix}_body.html", context), "text/html")
     transaction.on_commit(message.send)
 
 

@@ -295,7 +295,7 @@ def test_the_page_lists_the_keys(client, alice, bob, django_assert_num_queries):
             acting_user=alice, public_key=new_public_key(), second_factor=True
         )
     # Session, user, MFA middleware, keys, navigation...: the same however many keys.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         client.get(reverse("organisation-keys"))
 
 

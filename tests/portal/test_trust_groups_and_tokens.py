@@ -41,6 +41,24 @@ def test_platform_admins_create_groups_and_add_organisations(
     assert "Nordgrid Transmission was removed from Baltic operators." in page
 
 
+def test_community_mails_are_plain_text_in_subject_and_text_and_escaped_in_html(
+    client, staff, alice, django_capture_on_commit_callbacks
+):
+    client.force_login(staff)
+    client.post("/trust-groups/", {"name": "Baltic & Alpine <TSOs>", "description": "R&D"})
+    group = TrustGroup.objects.get(name="Baltic & Alpine <TSOs>")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/trust-groups/{group.id}/", {"add": "1", "organisation": alice.organisation_id}
+        )
+    (message,) = mail.outbox
+    assert "Baltic & Alpine <TSOs>" in message.subject
+    assert "Baltic & Alpine <TSOs>" in message.body and "&amp;" not in message.body
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html"
+    assert "Baltic &amp; Alpine &lt;TSOs&gt;" in html and "<TSOs>" not in html
+
+
 def test_org_admins_cannot_manage_groups(client, alice, trust_group):
     client.force_login(alice)
     assert client.post("/trust-groups/", {"name": "Mine"}).status_code == 403

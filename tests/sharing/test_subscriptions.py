@@ -281,11 +281,11 @@ def test_the_webhook_page_registers_filters_and_lists_them_in_few_queries(
     client.get("/webhooks/")  # warm the session
     # Session, user, MFA check, endpoints, the names filters refer to, the form's choices:
     # the same number of queries however many endpoints.
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         client.get("/webhooks/")
     for number in range(5):
         endpoint_of(alice, f"http://127.0.0.1:9/more-{number}", stix_types=["malware"])
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         page = client.get("/webhooks/")
     assert page.content.count(b"types malware") == 5
     assert b"shared with Grid ISAC; types indicator; TLP:AMBER or above" in page.content
