@@ -8,19 +8,22 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from portal.models import Organisation, User
 from sharing.models import (
+    ChannelKind,
     Delivery,
     DeliveryRead,
     Draft,
     DraftObject,
+    EmailState,
     InboxReadMark,
     Publication,
+    PublicationChannel,
     WebhookAttempt,
     WebhookEndpoint,
     WebhookMessage,
@@ -126,7 +129,7 @@ class WebhookStatus:
 @dataclass
 class RecipientStatus:
     """Everything the publisher sees of one recipient organisation's copy. A new channel
-    (emails sent, say) is one more field here and one more query in `recipient_statuses`."""
+    is one more field here and one more query in `recipient_statuses`."""
 
     delivery: Delivery
     organisation: Organisation
@@ -134,6 +137,9 @@ class RecipientStatus:
     verification: str
     verified_at: datetime | None
     webhooks: list[WebhookStatus] = field(default_factory=list)
+    # Emails (notices and digests) carrying this publication that the mail server accepted,
+    # counted per recipient organisation; who received them is not shown.
+    emails_sent: int = 0
     acknowledgement: str = ""
     acknowledgement_comment: str = ""
     acknowledged_at: datetime | None = None
@@ -154,8 +160,8 @@ class RecipientStatus:
 def recipient_statuses(*, publication: Publication) -> list[RecipientStatus]:
     """A row per recipient organisation of `publication` (load it through `access_publication`:
     only its publisher may see this): inbox delivery, webhook messages, the portal-side
-    verification and the recipient's acknowledgement. The publisher's own copy comes first.
-    Two queries however many recipients."""
+    verification, emails sent and the recipient's acknowledgement. The publisher's own copy
+    comes first. Three queries however many recipients."""
     deliveries = list(
         Delivery.objects.filter(publication=publication).select_related(
             "organisation", "acknowledged_by"
@@ -176,6 +182,16 @@ def recipient_statuses(*, publication: Publication) -> list[RecipientStatus]:
                 succeeded_at=message.succeeded_at,
             )
         )
+    emails_sent = dict(
+        PublicationChannel.objects.filter(
+            publication=publication,
+            kind__in=[ChannelKind.EMAIL, ChannelKind.DIGEST],
+            notice__state=EmailState.SENT,
+        )
+        .values("user__organisation_id")
+        .annotate(sent=Count("id"))
+        .values_list("user__organisation_id", "sent")
+    )
     deliveries.sort(key=lambda d: (d.organisation_id != publication.organisation_id, d.id))
     return [
         RecipientStatus(
@@ -185,6 +201,7 @@ def recipient_statuses(*, publication: Publication) -> list[RecipientStatus]:
             verification=delivery.verification,
             verified_at=delivery.verified_at,
             webhooks=webhooks_of[delivery.organisation_id],
+            emails_sent=emails_sent.get(delivery.organisation_id, 0),
             acknowledgement=delivery.acknowledgement,
             acknowledgement_comment=delivery.acknowledgement_comment,
             acknowledged_at=delivery.acknowledged_at,

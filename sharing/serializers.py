@@ -165,6 +165,10 @@ class RecipientStatusSerializer(serializers.Serializer):
         help_text="none, or the least advanced state of the recipient's webhook messages.",
     )
     webhooks = WebhookStatusSerializer(many=True)
+    emails_sent = serializers.IntegerField(
+        help_text="Emails (notices and digests) carrying the publication that the recipient's "
+        "members were sent; a count only."
+    )
     verification = serializers.CharField(help_text="The portal's verification of the copy.")
     verified_at = serializers.DateTimeField(allow_null=True)
     acknowledgement = serializers.SerializerMethodField()

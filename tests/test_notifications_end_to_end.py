@@ -6,6 +6,8 @@ rules, POSTs to exactly the webhook endpoints whose filters match, and the diges
 the worker sends the digest members theirs.
 """
 
+from collections import Counter
+
 import pytest
 import requests
 from django.test import Client
@@ -122,6 +124,15 @@ def test_publishing_notifies_exactly_the_matching_members_and_webhooks(
     [digest] = smtp.to(ana.email)
     assert digest.message["Subject"] == "[Energy CTI] Daily digest: 1 new item"
     assert SECRET_TITLE not in digest.everything
+
+    # The publisher sees how many emails each recipient's members were sent (a count only).
+    rows = requests.get(
+        f"{live_server.url}/api/publications/{published.json()['id']}/recipients/",
+        headers=token_for(publisher),
+        timeout=10,
+    ).json()
+    sent = {row["organisation"]: row["emails_sent"] for row in rows if row["emails_sent"]}
+    assert sent == Counter([alpine_admin.organisation.name, ana.organisation.name])
 
     # One click in Ana's mail client unsubscribes her, without logging in.
     url = (

@@ -161,10 +161,10 @@ def test_the_recipients_endpoint_and_page_cost_fixed_queries(
     client.get("/")
     # The frame (session, user, user session: 4, MFA), then the organisation, the publication
     # and its trust groups, the deliveries and the webhook messages.
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         rows = client.get(f"/api/publications/{publication.id}/recipients/").json()
     assert len(rows) == 2 + extra
-    with django_assert_num_queries(16):  # as test_reading_queries counts the publication page
+    with django_assert_num_queries(17):  # as test_reading_queries counts the publication page
         client.get(f"/publications/{publication.id}/")
 
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 # the page's own, fixed. The inbox and the publication page also read the objects' lineages
 # once for their version marks (sharing.history); the publication page reads the recipients'
 # webhook messages once (sharing.selectors.recipient_statuses).
-QUERIES = {"inbox": 9 + 5, "publication": 9 + 7, "object": 9 + 6, "search": 9 + 4}
+QUERIES = {"inbox": 9 + 5, "publication": 9 + 8, "object": 9 + 6, "search": 9 + 4}
 
 
 @pytest.fixture(params=[1, 6], ids=["one", "six"])
