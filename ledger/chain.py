@@ -57,6 +57,17 @@ _ALREADY_KNOWN_MARKERS = (
     "known transaction",
 )
 
+# How nodes refuse a transaction whose nonce is taken: by a mined transaction (geth, anvil:
+# "nonce too low"; Besu: "NONCE_TOO_LOW"; Nethermind: "OldNonce"), or by a pending one they
+# will not replace for the fee offered (geth, anvil: "replacement transaction underpriced";
+# Besu: "REPLACEMENT_UNDERPRICED"); compared lower-cased.
+_NONCE_TAKEN_MARKERS = (
+    "nonce too low",
+    "nonce_too_low",
+    "oldnonce",
+    "underpriced",
+)
+
 
 class ChainError(Exception):
     """Any failure talking to the ledger node; ``str()`` is meant for humans."""
@@ -64,6 +75,12 @@ class ChainError(Exception):
 
 class AnchorRejected(ChainError):
     """The contract reverted; the message carries the revert reason."""
+
+
+class TransactionRefused(ChainError):
+    """The node did not take a signed transaction into its pool because its nonce is taken:
+    by a mined transaction, or by a pending one it will not replace for the fee offered.
+    Nothing was broadcast."""
 
 
 @dataclass(frozen=True)
@@ -233,7 +250,9 @@ class AnchorChain:
 
         Sending the same bytes twice is safe: when the node already has this
         transaction (pending, or mined so its nonce is now too low) the hash is
-        returned as if it had just been accepted.
+        returned as if it had just been accepted. Raises :class:`TransactionRefused`
+        when the node refuses another transaction at a nonce that is taken (mined, or
+        pending and not replaced for this fee), ChainError for any other failure.
         """
         tx_hash = "0x" + keccak(raw).hex()
         try:
@@ -243,8 +262,10 @@ class AnchorChain:
             reason = str(exc).lower()
             if any(marker in reason for marker in _ALREADY_KNOWN_MARKERS):
                 return tx_hash
-            if "nonce too low" in reason and self.knows_transaction(tx_hash):
-                return tx_hash
+            if any(marker in reason for marker in _NONCE_TAKEN_MARKERS):
+                if self.knows_transaction(tx_hash):
+                    return tx_hash
+                raise TransactionRefused(str(exc)) from exc
             raise
         return tx_hash
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from ledger import canonical, merkle, signing
 from ledger.bulk import bulk_set
-from ledger.chain import AnchorChain, AnchorRejected, ChainError, MinedTx
+from ledger.chain import AnchorChain, AnchorRejected, ChainError, MinedTx, TransactionRefused
 from ledger.models import (
     Checkpoint,
     CheckpointState,
@@ -470,11 +470,16 @@ def _wait_mined(chain: AnchorChain, checkpoint: Checkpoint, deadline: float) -> 
 
 
 def _replacing(replace: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-    """Run a replacement; a revert means one of the checkpoint's transactions was mined between
-    the look and the new signature (the next look finds it), so it is only logged."""
+    """Run a replacement, racing with the block that may include the transaction it replaces.
+
+    A revert of the new signature's estimate, or the node's refusal of the replacement for a
+    nonce that is taken (mined meanwhile: "nonce too low"; or the pending one kept: "replacement
+    transaction underpriced"), both mean the transaction being replaced may have won: the
+    checkpoint keeps it (see _replace_transaction) and the next look finds it mined, so either
+    is only logged. Any other ChainError (an unreachable node) is raised."""
     try:
         replace(*args, **kwargs)
-    except AnchorRejected as exc:
+    except (AnchorRejected, TransactionRefused) as exc:
         logger.info("not replacing the anchor transaction: %s", exc)
 
 
@@ -517,7 +522,13 @@ def _replace_transaction(
     min_fees: tuple[int, int] | None = None,
 ) -> None:
     """Sign the checkpoint's anchor again (same nonce and higher fees, or the next nonce),
-    store it as the checkpoint's transaction, keep the old hash, then broadcast."""
+    store it as the checkpoint's transaction, keep the old hash, then broadcast.
+
+    Stored before it is broadcast, so that a crash in between loses no transaction the node
+    may have. When the node refuses it because its nonce is taken (TransactionRefused), it
+    never reached a pool: the checkpoint goes back to the transaction it had (mined meanwhile,
+    or still pending), so no record cites a transaction no node holds, and the refusal is
+    raised."""
     anchored_size, _ = chain.latest_checkpoint()
     store = DatabaseNodeStore()
     proof = (
@@ -533,16 +544,38 @@ def _replace_transaction(
         nonce=nonce,
         min_fees=min_fees,
     )
-    replaced = [*checkpoint.replaced_transactions, checkpoint.transaction_hash]
+    previous = (
+        checkpoint.transaction_hash,
+        bytes(checkpoint.raw_transaction),
+        checkpoint.nonce,
+        list(checkpoint.replaced_transactions),
+    )
+    _set_transaction(
+        checkpoint,
+        signed.transaction_hash,
+        signed.raw,
+        signed.nonce,
+        [*checkpoint.replaced_transactions, checkpoint.transaction_hash],
+    )
+    try:
+        chain.send_raw(signed.raw)
+    except TransactionRefused:
+        _set_transaction(checkpoint, *previous)
+        raise
+
+
+def _set_transaction(
+    checkpoint: Checkpoint, transaction_hash: str, raw: bytes, nonce: int, replaced: list[str]
+) -> None:
+    """Record the checkpoint's current anchoring transaction and the ones it replaced."""
     Checkpoint.objects.filter(pk=checkpoint.pk).update(
-        transaction_hash=signed.transaction_hash,
-        raw_transaction=signed.raw,
-        nonce=signed.nonce,
+        transaction_hash=transaction_hash,
+        raw_transaction=raw,
+        nonce=nonce,
         replaced_transactions=replaced,
     )
-    checkpoint.transaction_hash, checkpoint.raw_transaction = signed.transaction_hash, signed.raw
-    checkpoint.nonce, checkpoint.replaced_transactions = signed.nonce, replaced
-    chain.send_raw(signed.raw)
+    checkpoint.transaction_hash, checkpoint.raw_transaction = transaction_hash, raw
+    checkpoint.nonce, checkpoint.replaced_transactions = nonce, replaced
 
 
 def _confirm(checkpoint: Checkpoint, *, block_number: int, block_hash: str = "") -> bool:

@@ -141,6 +141,54 @@ def test_a_stuck_transaction_is_replaced_with_a_higher_fee(
     assert on_chain.latest_checkpoint() == (checkpoint.tree_size, bytes(checkpoint.root))
 
 
+def test_a_replacement_refused_because_the_original_was_mined_keeps_the_original(
+    chain, anvil, trust_group, publisher, settings, caplog
+):
+    """The fee bump races with the block: the original is mined after the replacement was
+    signed and before it is sent, so the node refuses it ("nonce too low"). The mined original
+    wins; the refused replacement, which no node holds, is not recorded."""
+    from unittest import mock
+
+    from ledger.chain import AnchorChain, TransactionRefused
+    from tests.anvil import rpc
+
+    settings.LEDGER_FEE_BUMP_SECONDS = 0
+    settings.LEDGER_MAX_FEE_PER_GAS = 10**13
+    seal_one(publisher)
+    real_send = AnchorChain.send_raw
+    sent: list[bytes] = []
+    refusals: list[TransactionRefused] = []
+
+    def send_raw(chain_client, raw: bytes) -> str:
+        sent.append(raw)
+        if len(sent) == 2:  # the first replacement: the original's block comes first
+            rpc(anvil.url, "evm_mine")
+            rpc(anvil.url, "evm_setAutomine", True)
+            try:
+                return real_send(chain_client, raw)
+            except TransactionRefused as exc:
+                refusals.append(exc)
+                raise
+        return real_send(chain_client, raw)
+
+    rpc(anvil.url, "evm_setAutomine", False)
+    try:
+        with mock.patch.object(AnchorChain, "send_raw", send_raw):
+            ledger_services.anchor_pending()
+    finally:
+        rpc(anvil.url, "evm_setAutomine", True)
+
+    assert len(refusals) == 1 and "nonce too low" in str(refusals[0]).lower()
+    assert "not replacing the anchor transaction" in caplog.text
+    checkpoint = Checkpoint.objects.get()
+    assert checkpoint.state == CheckpointState.CONFIRMED
+    assert checkpoint.replaced_transactions == []
+    on_chain = ledger_services.chain_client()
+    mined = on_chain.mined(checkpoint.transaction_hash)
+    assert mined is not None and mined.block_number == checkpoint.block_number
+    assert on_chain.latest_checkpoint() == (checkpoint.tree_size, bytes(checkpoint.root))
+
+
 def test_the_fee_never_goes_above_the_ceiling(chain, anvil, trust_group, publisher, settings):
     from tests.anvil import rpc
 

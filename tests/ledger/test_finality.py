@@ -17,7 +17,7 @@ from sharing.models import Delivery, VerificationState
 from sharing.services import pipeline
 from tests import stix_samples
 from tests.anvil import rpc
-from tests.sharing.test_pipeline import publish, run_pipeline
+from tests.sharing.test_pipeline import anchor_key_directory, publish, run_pipeline
 
 FROZEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -35,6 +35,11 @@ def reorganise(anvil, snapshot_id: str) -> None:
     the canonical chain."""
     assert rpc(anvil.url, "evm_revert", snapshot_id) is True
     rpc(anvil.url, "anvil_mine", 3)
+
+
+def made_here(base: int):
+    """The checkpoints of what the test published: those after the key directory's."""
+    return Checkpoint.objects.filter(tree_size__gt=base)
 
 
 def receipt_anchors(publication) -> set[tuple[str, int]]:
@@ -73,6 +78,7 @@ def test_the_checkpoint_list_shows_the_block_and_finality(
     chain, anvil, trust_group, publisher, settings, client, token_for, django_assert_num_queries
 ):
     settings.LEDGER_FINALITY_DEPTH = 1
+    base = anchor_key_directory()
     run_pipeline(publish(publisher))
     run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
     finality.watch_finality(now=frozen_clock)
@@ -82,7 +88,8 @@ def test_the_checkpoint_list_shows_the_block_and_finality(
         answer = client.get("/api/ledger/checkpoints/", headers=headers)
     listed = answer.json()["results"]
     stored = {c.tree_size: c for c in Checkpoint.objects.all()}
-    assert [c["tree_size"] for c in listed] == [3, 2]
+    # Newest first; the key directory's checkpoint comes last.
+    assert [c["tree_size"] for c in listed] == [base + 3, base + 2, base]
     for c in listed:
         assert c["block_hash"] == stored[c["tree_size"]].block_hash
         assert c["finalized_at"] == "2026-11-30T12:00:00Z"
@@ -111,18 +118,20 @@ def test_a_checkpoint_dropped_by_a_reorganisation_is_anchored_again(
     django_capture_on_commit_callbacks,
 ):
     settings.LEDGER_FINALITY_DEPTH = 50
+    # The key directory's checkpoint stays on the branch that wins.
+    base = anchor_key_directory()
     before = snapshot(anvil)
     publication = run_pipeline(publish(publisher))
     assert pipeline.verify_pending() == 2
     assert set(Delivery.objects.values_list("verification", flat=True)) == {"verified"}
-    lost = Checkpoint.objects.get()
+    lost = made_here(base).get()
     on_chain = ledger_services.chain_client()
-    assert on_chain.latest_checkpoint() == (2, bytes(lost.root))
+    assert on_chain.latest_checkpoint() == (base + 2, bytes(lost.root))
 
     reorganise(anvil, before)
 
     assert on_chain.mined(lost.transaction_hash) is None
-    assert on_chain.latest_checkpoint()[0] == 0
+    assert on_chain.latest_checkpoint()[0] == base
     # What a recipient sees now: its receipt cites a transaction the chain no longer has.
     delivery = Delivery.objects.order_by("id").first()
     assert pipeline.verify_delivery(delivery_id=delivery.id, again=True) == "failed"
@@ -131,7 +140,7 @@ def test_a_checkpoint_dropped_by_a_reorganisation_is_anchored_again(
         report = finality.watch_finality(now=frozen_clock)
 
     assert report.reanchored == [lost.id] and report.finalized == []
-    checkpoint = Checkpoint.objects.get()
+    checkpoint = made_here(base).get()
     assert checkpoint.state == CheckpointState.CONFIRMED
     assert (checkpoint.tree_size, bytes(checkpoint.root)) == (lost.tree_size, bytes(lost.root))
     # Signed again at the same nonce with the same (empty) proof, the transaction may well be
@@ -145,7 +154,7 @@ def test_a_checkpoint_dropped_by_a_reorganisation_is_anchored_again(
             "detected_at": FROZEN.isoformat(),
         }
     ]
-    assert on_chain.latest_checkpoint() == (2, bytes(lost.root))
+    assert on_chain.latest_checkpoint() == (base + 2, bytes(lost.root))
     assert on_chain.mined(checkpoint.transaction_hash).block_hash == checkpoint.block_hash
     assert callbacks, "nobody was told to reissue the receipts"
 
@@ -194,21 +203,22 @@ def test_later_checkpoints_are_anchored_again_in_order(
     chain, anvil, trust_group, publisher, settings
 ):
     settings.LEDGER_FINALITY_DEPTH = 50
+    base = anchor_key_directory()
     before = snapshot(anvil)
     run_pipeline(publish(publisher))
     run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
-    assert sorted(Checkpoint.objects.values_list("tree_size", flat=True)) == [2, 3]
+    assert sorted(made_here(base).values_list("tree_size", flat=True)) == [base + 2, base + 3]
 
     reorganise(anvil, before)
     report = finality.watch_finality(now=frozen_clock)
 
-    first, second = Checkpoint.objects.order_by("tree_size")
+    first, second = made_here(base).order_by("tree_size")
     assert report.reanchored == [first.id, second.id]
     assert {first.state, second.state} == {CheckpointState.CONFIRMED}
     on_chain = ledger_services.chain_client()
     # The second went on from the first again: the contract checked its consistency proof.
-    assert on_chain.latest_checkpoint() == (3, bytes(second.root))
-    assert on_chain.anchored_root(2) == bytes(first.root)
+    assert on_chain.latest_checkpoint() == (base + 3, bytes(second.root))
+    assert on_chain.anchored_root(base + 2) == bytes(first.root)
     assert first.block_number < second.block_number
 
 
@@ -220,19 +230,20 @@ def test_a_later_checkpoint_on_the_new_branch_takes_over_the_lost_ones_entries(
     one) before the watch noticed: the lost checkpoint cannot be anchored again (sizes only
     grow), its entries move to the later one, which covers them."""
     settings.LEDGER_FINALITY_DEPTH = 50
+    base = anchor_key_directory()
     before = snapshot(anvil)
     run_pipeline(publish(publisher))
-    lost = Checkpoint.objects.get()
+    lost = made_here(base).get()
     reorganise(anvil, before)
     second = run_pipeline(publish(publisher, bundle=stix_samples.bundle(stix_samples.indicator())))
 
     report = finality.watch_finality(now=frozen_clock)
 
-    later = Checkpoint.objects.get(state=CheckpointState.CONFIRMED)
-    assert report.superseded == [lost.id] and later.tree_size == 3
+    later = made_here(base).get(state=CheckpointState.CONFIRMED)
+    assert report.superseded == [lost.id] and later.tree_size == base + 3
     lost.refresh_from_db()
     assert lost.state == CheckpointState.FAILED
-    assert "moved to checkpoint 3" in lost.error
+    assert f"moved to checkpoint {base + 3}" in lost.error
     assert set(lost.entries.values_list("id", flat=True)) == set()
     assert later.entries.count() == 3
     assert second.items.count() == 1
@@ -247,13 +258,14 @@ def test_a_reanchor_that_timed_out_is_finished_by_the_next_watch(
     from ledger.chain import ChainError
 
     settings.LEDGER_FINALITY_DEPTH = 50
+    base = anchor_key_directory()
     before = snapshot(anvil)
     run_pipeline(publish(publisher))
     reorganise(anvil, before)
     with mock.patch("ledger.finality._await_confirmation", side_effect=ChainError("slow")):
         with pytest.raises(ChainError):
             finality.watch_finality(now=frozen_clock)
-    checkpoint = Checkpoint.objects.get()
+    checkpoint = made_here(base).get()
     assert checkpoint.state == CheckpointState.SUBMITTED and len(checkpoint.reorganised) == 1
 
     report = finality.watch_finality(now=frozen_clock)
@@ -261,7 +273,7 @@ def test_a_reanchor_that_timed_out_is_finished_by_the_next_watch(
     checkpoint.refresh_from_db()
     assert report.reanchored == [checkpoint.id]
     assert checkpoint.state == CheckpointState.CONFIRMED and len(checkpoint.reorganised) == 1
-    assert ledger_services.chain_client().anchored_root(2) == bytes(checkpoint.root)
+    assert ledger_services.chain_client().anchored_root(base + 2) == bytes(checkpoint.root)
 
 
 @pytest.mark.django_db
@@ -303,16 +315,18 @@ def test_the_beat_task_reanchors_on_the_worker_and_deliveries_verify_again(
     from ledger import tasks as ledger_tasks
     from tests.test_end_to_end import wait_for
 
+    # The worker may have anchored the key directory's entries in more than one checkpoint.
+    base = anchor_key_directory()
     before = snapshot(anvil)
     publication = run_pipeline(publish(publisher))
     pipeline.verify_pending()
-    lost = Checkpoint.objects.get()
+    lost = made_here(base).get()
     reorganise(anvil, before)
 
     ledger_tasks.watch_finality.delay()
 
     def reverified() -> bool:
-        checkpoint = Checkpoint.objects.get()
+        checkpoint = made_here(base).get()
         return (
             checkpoint.state == CheckpointState.CONFIRMED
             and checkpoint.reorganised
@@ -324,7 +338,7 @@ def test_the_beat_task_reanchors_on_the_worker_and_deliveries_verify_again(
         )
 
     wait_for(reverified, timeout=90, what="the checkpoint anchored again and verified copies")
-    checkpoint = Checkpoint.objects.get()
+    checkpoint = made_here(base).get()
     assert checkpoint.reorganised[0]["transaction_hash"] == lost.transaction_hash
     assert checkpoint.block_hash != lost.block_hash
-    assert ledger_services.chain_client().latest_checkpoint() == (2, bytes(lost.root))
+    assert ledger_services.chain_client().latest_checkpoint() == (base + 2, bytes(lost.root))

@@ -294,7 +294,8 @@ def test_the_page_lists_the_keys(client, alice, bob, django_assert_num_queries):
         organisation_keys.register_organisation_key(
             acting_user=alice, public_key=new_public_key(), second_factor=True
         )
-    # Session, user, MFA middleware, keys, navigation...: the same however many keys.
+    # Session, user, allauth's user-session record (two savepoints, read, user, update),
+    # organisation, keys, the unread count next to Inbox: the same however many keys.
     with django_assert_num_queries(10):
         client.get(reverse("organisation-keys"))
 
