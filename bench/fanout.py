@@ -1,15 +1,16 @@
-"""Fan-out benchmark: one publication to many organisations, timed until its last webhook
-arrives; then the same with some endpoints hanging, to show that they delay nobody else.
+"""Fan-out benchmark: one publication to many organisations, timed until its last webhook and
+its last mail arrive; then the same with some endpoints hanging, to show they delay nobody else.
 
 It starts its own stack as bench/pipeline.py does (a fresh PostgreSQL database, anvil,
 gunicorn, the pipeline worker, the webhook worker and beat), creates `--organisations`
 organisations with `--endpoints` webhook endpoints spread over them, all on loopback receivers
 in this process (`WEBHOOK_ALLOW_PRIVATE_TARGETS`), and publishes one community publication.
 Printed per run and channel: deliveries received of those expected, seconds from the publish
-request to the last one, and CPU milliseconds per delivery (all channels together) of the
-pipeline worker and of the webhook worker. In the second run `--hanging`
-of the endpoints accept the POST and never answer (the portal gives up on each after
-`WEBHOOK_TIMEOUT_SECONDS`); the time until the last *healthy* webhook is what isolation keeps.
+request to the last one, and CPU milliseconds per delivery of the process that sends the
+channel; then the CPU per delivery of the pipeline worker and of the webhook worker over all
+channels. In the second run `--hanging` of the endpoints accept the POST and never answer (the
+portal gives up on each after `WEBHOOK_TIMEOUT_SECONDS`); the time until the last *healthy*
+webhook is what isolation keeps.
 
 Deliveries go through channels (`--channels`, default both): `webhook` as above, and `email`:
 `--subscribers` members spread over the organisations, each with their own notification
@@ -22,6 +23,7 @@ From the repository root, with the environment set up:
 
     nice .venv/bin/python -m bench.fanout
     nice .venv/bin/python -m bench.fanout --organisations 20 --endpoints 100 --hanging 5 --json
+    nice .venv/bin/python -m bench.fanout --channels email --subscribers 5000
 """
 
 from __future__ import annotations
