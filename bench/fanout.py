@@ -1,22 +1,29 @@
-"""Fan-out benchmark: one publication to many organisations, timed until its last webhook
-arrives; then the same with some endpoints hanging, to show that they delay nobody else.
+"""Fan-out benchmark: one publication to many organisations, timed until its last webhook and
+its last mail arrive; then the same with some endpoints hanging, to show they delay nobody else.
 
 It starts its own stack as bench/pipeline.py does (a fresh PostgreSQL database, anvil,
 gunicorn, the pipeline worker, the webhook worker and beat), creates `--organisations`
 organisations with `--endpoints` webhook endpoints spread over them, all on loopback receivers
 in this process (`WEBHOOK_ALLOW_PRIVATE_TARGETS`), and publishes one community publication.
-Printed per run: seconds from the publish request to the last webhook, and CPU milliseconds
-per delivery of the pipeline worker and of the webhook worker. In the second run `--hanging`
-of the endpoints accept the POST and never answer (the portal gives up on each after
-`WEBHOOK_TIMEOUT_SECONDS`); the time until the last *healthy* webhook is what isolation keeps.
+Printed per run and channel: deliveries received of those expected, seconds from the publish
+request to the last one, and CPU milliseconds per delivery of the process that sends the
+channel; then the CPU per delivery of the pipeline worker and of the webhook worker over all
+channels. In the second run `--hanging` of the endpoints accept the POST and never answer (the
+portal gives up on each after `WEBHOOK_TIMEOUT_SECONDS`); the time until the last *healthy*
+webhook is what isolation keeps.
 
-Deliveries go through channels (`--channels`); only `webhook` exists so far: another channel
-(email subscribers, say) is one more `Channel` subclass measured the same way.
+Deliveries go through channels (`--channels`, default both): `webhook` as above, and `email`:
+`--subscribers` members spread over the organisations, each with their own notification
+settings "an email for each publication" and no filters, whose notices the pipeline worker
+sends over SMTP to an aiosmtpd server in this process (the workers are started with
+`EMAIL_BACKEND` set to Django's SMTP backend and pointed at it). Hanging webhook endpoints
+change nothing for email, so every subscriber's mail is expected in both runs.
 
 From the repository root, with the environment set up:
 
     nice .venv/bin/python -m bench.fanout
     nice .venv/bin/python -m bench.fanout --organisations 20 --endpoints 100 --hanging 5 --json
+    nice .venv/bin/python -m bench.fanout --channels email --subscribers 5000
 """
 
 from __future__ import annotations
@@ -24,14 +31,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from aiosmtpd.controller import Controller
 
-from bench.pipeline import ROOT, Stack, bundle, set_up_organisations, start_stack
+from bench.pipeline import PY, ROOT, Stack, bundle, set_up_organisations, start_stack
 
 
 class WebhookReceivers:
@@ -80,10 +90,49 @@ class WebhookReceivers:
             self.arrivals.clear()
 
 
+class MailReceiver:
+    """An SMTP server (aiosmtpd) on 127.0.0.1 that records when each recipient's first message
+    arrives; messages are accepted and dropped, not parsed."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope) -> str:
+                arrived = time.perf_counter()
+                with receiver.lock:
+                    for address in envelope.rcpt_tos:
+                        receiver.arrivals.setdefault(address.lower(), arrived)
+                return "250 Message accepted"
+
+        # The controller checks that it is up by connecting to its port: it needs a fixed one.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.arrivals.clear()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
 class Channel:
     """A delivery channel under test: sets up its recipients, then counts arrivals."""
 
     name = "channel"
+    # The stack process that sends this channel's deliveries (its CPU is charged to them).
+    process = "worker"
+
+    def environment(self) -> dict[str, str]:
+        """What the stack's processes need in their environment for this channel (asked before
+        the stack starts)."""
+        return {}
 
     def set_up(self, stack: Stack, organisations: list[dict], args: argparse.Namespace) -> None:
         raise NotImplementedError
@@ -99,6 +148,7 @@ class Channel:
 
 class WebhookChannel(Channel):
     name = "webhook"
+    process = "webhooks"  # the webhook worker (its own queue and pool)
 
     def set_up(self, stack: Stack, organisations: list[dict], args: argparse.Namespace) -> None:
         self.receivers = WebhookReceivers(args.receiver_servers)
@@ -131,7 +181,88 @@ class WebhookChannel(Channel):
         self.receivers.released.set()
 
 
-CHANNELS = {"webhook": WebhookChannel}
+# Members with their own "an email for each publication" settings, created in bulk on the
+# benchmark's database (no invitations, no passwords, no audit rows: bench data only).
+SUBSCRIBERS_SCRIPT = """
+import json, sys, django
+django.setup()
+from django.contrib.auth.hashers import make_password
+from portal.models import Organisation, Role, User
+from sharing.models import NotificationChannel, NotificationSettings
+count = int(sys.argv[1])
+organisations = list(
+    Organisation.objects.filter(name__startswith="Bench organisation ").values_list("id", flat=True)
+)
+unusable = make_password(None)
+users = User.objects.bulk_create(
+    [
+        User(
+            email=f"subscriber{n}@bench.example",
+            organisation_id=organisations[n % len(organisations)],
+            role=Role.READER,
+            password=unusable,
+        )
+        for n in range(count)
+    ],
+    batch_size=500,
+)
+NotificationSettings.objects.bulk_create(
+    [
+        NotificationSettings(
+            organisation_id=user.organisation_id, user=user, channel=NotificationChannel.EMAIL
+        )
+        for user in users
+    ],
+    batch_size=500,
+)
+print(json.dumps([user.email for user in users]))
+"""
+
+
+class EmailChannel(Channel):
+    name = "email"
+    process = "worker"  # sharing.tasks.send_email_notices runs on the pipeline worker
+
+    def __init__(self) -> None:
+        self.receiver = MailReceiver()
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(self.receiver.port),
+            "EMAIL_USE_TLS": "false",
+            "EMAIL_USE_SSL": "false",
+        }
+
+    def set_up(self, stack: Stack, organisations: list[dict], args: argparse.Namespace) -> None:
+        env = {**stack.env, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+        result = subprocess.run(
+            [PY, "-c", SUBSCRIBERS_SCRIPT, str(args.subscribers)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        self.addresses = set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+    def start_run(self, hanging: int) -> int:
+        self.receiver.reset()
+        return len(self.addresses)
+
+    def arrived(self) -> tuple[int, float | None]:
+        with self.receiver.lock:
+            times = [
+                t for address, t in self.receiver.arrivals.items() if address in self.addresses
+            ]
+        return len(times), max(times) if times else None
+
+    def release(self) -> None:
+        self.receiver.stop()
+
+
+CHANNELS = {"webhook": WebhookChannel, "email": EmailChannel}
 
 
 def run(
@@ -166,6 +297,13 @@ def run(
             "seconds_to_last": round(last - started, 2) if last else None,
         }
     cpu_after = stack.cpu()
+    for channel in channels:
+        # The sending process's CPU over this channel's deliveries (the pipeline worker's also
+        # holds sealing, anchoring and delivering the one publication).
+        seconds = cpu_after[channel.process] - cpu_before[channel.process]
+        results[channel.name]["cpu_ms_per_delivery"] = {
+            channel.process: round(seconds * 1000 / (results[channel.name]["arrived"] or 1), 2)
+        }
     deliveries = sum(result["arrived"] for result in results.values()) or 1
     return {
         "hanging": hanging,
@@ -182,7 +320,10 @@ def main() -> int:
     parser.add_argument("--organisations", type=int, default=200)
     parser.add_argument("--endpoints", type=int, default=1000, help="spread over organisations")
     parser.add_argument("--hanging", type=int, default=10, help="hanging endpoints, second run")
-    parser.add_argument("--channels", default="webhook", help=f"of {', '.join(CHANNELS)}")
+    parser.add_argument("--subscribers", type=int, default=1000, help="email, per publication")
+    parser.add_argument(
+        "--channels", default="webhook,email", help=f"comma-separated, of {', '.join(CHANNELS)}"
+    )
     parser.add_argument("--receiver-servers", type=int, default=20)
     parser.add_argument("--block-time", type=float, default=0)
     parser.add_argument("--web-workers", type=int, default=2)
@@ -195,17 +336,28 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    names = [name.strip() for name in args.channels.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CHANNELS]
+    if unknown or not names:
+        parser.error(
+            f"--channels: unknown {', '.join(unknown) or 'empty'}; of {', '.join(CHANNELS)}"
+        )
     log_dir = ROOT / "var" / "bench-fanout"
     log_dir.mkdir(parents=True, exist_ok=True)
-    stack = start_stack(args, log_dir)
-    channels = [CHANNELS[name.strip()]() for name in args.channels.split(",")]
+    channels = [CHANNELS[name]() for name in names]
+    extra_env: dict[str, str] = {}
+    for channel in channels:
+        extra_env.update(channel.environment())
+    stack = None
     try:
+        stack = start_stack(args, log_dir, extra_env)
         organisations = set_up_organisations(stack, args.organisations)
         for channel in channels:
             channel.set_up(stack, organisations, args)
         header = (
             f"# {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.organisations} "
-            f"organisations, {args.endpoints} endpoints; worker concurrency "
+            f"organisations, {args.endpoints} endpoints, {args.subscribers} email subscribers "
+            f"({', '.join(names)}); worker concurrency "
             f"{args.worker_concurrency}, webhook worker concurrency "
             f"{args.webhook_worker_concurrency}"
         )
@@ -217,15 +369,23 @@ def main() -> int:
                 print(json.dumps(result))
                 continue
             for name, channel in result["channels"].items():
+                own = ", ".join(f"{k} {v} ms" for k, v in channel["cpu_ms_per_delivery"].items())
                 print(
                     f"{hanging:>3} hanging: {channel['arrived']}/{channel['expected']} {name} "
-                    f"deliveries, last after {channel['seconds_to_last']} s; CPU per delivery: "
-                    + ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_delivery"].items())
+                    f"deliveries, last after {channel['seconds_to_last']} s; CPU per {name} "
+                    f"delivery: {own}",
+                    flush=True,
                 )
+            print(
+                "     CPU per delivery, all channels: "
+                + ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_delivery"].items()),
+                flush=True,
+            )
     finally:
         for channel in channels:
             getattr(channel, "release", lambda: None)()
-        stack.stop()
+        if stack is not None:
+            stack.stop()
     return 0
 
 

@@ -136,7 +136,11 @@ class Stack:
         return {name: cpu_seconds(p.pid) for name, p in self.processes.items()}
 
 
-def start_stack(args: argparse.Namespace, log_dir: Path) -> Stack:
+def start_stack(
+    args: argparse.Namespace, log_dir: Path, extra_env: dict[str, str] | None = None
+) -> Stack:
+    """Start the stack; `extra_env` is added to every process's environment (a mail server
+    for the workers, say)."""
     database = args.database_url.rsplit("/", 1)[1]
     admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
     subprocess.run(
@@ -160,6 +164,7 @@ def start_stack(args: argparse.Namespace, log_dir: Path) -> Stack:
         "WEB_WORKERS": str(args.web_workers),
         "WEB_THREADS": str(args.web_threads),
         "API_RATE_LIMIT": "1000000/minute",
+        **(extra_env or {}),
     }
     stack = Stack(env, f"http://127.0.0.1:{web_port}", env["LEDGER_RPC_URL"])
 

@@ -19,6 +19,8 @@ class Received:
     recipients: list[str]
     message: EmailMessage
     raw: bytes = b""
+    # The client's (host, port): messages over one SMTP connection share it.
+    peer: tuple = ()
 
     def raw_header(self, name: str) -> str:
         """A header as it travelled, unfolded (RFC 5322 section 2.2.3), not decoded."""
@@ -67,7 +69,11 @@ class SmtpServer:
                 with server.lock:
                     server.messages.append(
                         Received(
-                            envelope.mail_from, list(envelope.rcpt_tos), parsed, envelope.content
+                            envelope.mail_from,
+                            list(envelope.rcpt_tos),
+                            parsed,
+                            envelope.content,
+                            tuple(session.peer),
                         )
                     )
                 return "250 Message accepted"

@@ -21,6 +21,10 @@ class EmailTransport(Transport):
     def send(self, item: EmailMultiAlternatives) -> int:
         item.connection = self.connection
         try:
+            # Opened here and kept until close(): Django's backend closes a connection that
+            # send_messages opened itself, which would cost a connection (and a TLS handshake)
+            # per message.
+            self.connection.open()
             sent = item.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
@@ -36,6 +40,7 @@ class EmailTransport(Transport):
                 status_code=exc.smtp_code,
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
+            self.close()  # the connection may be broken: the next message opens a new one
             raise TransportError(f"mail server unreachable: {exc}") from None
         if not sent:
             raise TransportError("the mail backend did not accept the message")

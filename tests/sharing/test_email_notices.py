@@ -75,6 +75,39 @@ def test_the_email_transport_tells_permanent_from_transient_failures(smtp, setti
     assert "mail server unreachable" in str(unreachable.value)
 
 
+def test_the_email_transport_sends_over_one_connection_until_closed(smtp, settings):
+    from django.core.mail import EmailMultiAlternatives
+
+    def message(to: str) -> EmailMultiAlternatives:
+        return EmailMultiAlternatives("s", "b", "portal@example.org", [to])
+
+    smtp.refuse.add("gone@example.org")
+    transport = EmailTransport()
+    transport.send(message("one@example.org"))
+    with pytest.raises(TransportError):
+        transport.send(message("gone@example.org"))  # refused at RCPT: the connection stays
+    transport.send(message("two@example.org"))
+    transport.close()
+    transport.send(message("three@example.org"))  # a new connection after close()
+    transport.close()
+
+    [one], [two], [three] = (smtp.to(f"{n}@example.org") for n in ("one", "two", "three"))
+    assert one.peer == two.peer
+    assert three.peer != one.peer
+
+
+def test_a_batch_of_notices_goes_over_one_smtp_connection(
+    chain, smtp, trust_group, publisher, alpine_admin, alice
+):
+    wants_email(alpine_admin)
+    wants_email(alice)
+    run_pipeline(publish(publisher, tlp="green"))
+
+    assert len(notifications.send_due()) == 2
+    [first], [second] = smtp.to(alpine_admin.email), smtp.to(alice.email)
+    assert first.peer == second.peer
+
+
 # --- Notices -------------------------------------------------------------------------------
 
 
