@@ -135,11 +135,11 @@ EMAIL_BATCH = 100
 
 @shared_task
 def send_email_notices() -> dict[str, int]:
-    """Send due email notices in batches; schedule a run for the earliest retry."""
+    """Send a batch of due email notices; a full batch starts the next one as soon as it is
+    claimed, so a backlog is sent by every free worker process. Schedule a run for the
+    earliest retry."""
     started(send_email_notices)
-    outcomes = notifications.send_due(limit=EMAIL_BATCH)
-    if len(outcomes) >= EMAIL_BATCH:
-        fire_once(send_email_notices)
+    outcomes = notifications.send_due(limit=EMAIL_BATCH, on_claimed=_next_email_batch)
     retries = [o.retry_in for o in outcomes.values() if o.retry_in is not None]
     if retries:
         try:
@@ -148,6 +148,11 @@ def send_email_notices() -> dict[str, int]:
             logger.warning("could not schedule email retries; the sweeper will", exc_info=True)
     states = [outcome.state for outcome in outcomes.values()]
     return {state: states.count(state) for state in set(states)}
+
+
+def _next_email_batch(claimed: int) -> None:
+    if claimed >= EMAIL_BATCH:
+        fire_once(send_email_notices)
 
 
 @shared_task

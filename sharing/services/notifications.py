@@ -15,6 +15,7 @@ EMAIL_MAX_ATTEMPTS, a permanent one (5xx) is given up at once.
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -151,12 +152,19 @@ class SendOutcome:
     retry_in: int | None
 
 
-def send_due(*, limit: int = 100, now: datetime | None = None) -> dict[int, SendOutcome]:
+def send_due(
+    *,
+    limit: int = 100,
+    now: datetime | None = None,
+    on_claimed: Callable[[int], None] | None = None,
+) -> dict[int, SendOutcome]:
     """Send up to `limit` due notices (pending, `next_attempt_at` passed) over one mail server
     connection. Returns each claimed notice's outcome; notices another sender holds are left.
 
     Claiming moves `next_attempt_at` a lease ahead, so no other sender takes a notice while
-    it is being sent, and a crash leaves it due again after the lease.
+    it is being sent, and a crash leaves it due again after the lease. `on_claimed(count)` is
+    called once the claim is committed, before anything is sent: the caller can start the
+    next batch there, so batches are sent side by side rather than one after another.
     """
     now = now or timezone.now()
     lease = timedelta(seconds=settings.EMAIL_TIMEOUT * 3)
@@ -170,6 +178,8 @@ def send_due(*, limit: int = 100, now: datetime | None = None) -> dict[int, Send
         EmailNotice.objects.filter(id__in=claimed).update(
             attempts=F("attempts") + 1, next_attempt_at=now + lease
         )
+    if on_claimed is not None:
+        on_claimed(len(claimed))
     if not claimed:
         return {}
     notices = list(EmailNotice.objects.select_related("user").filter(id__in=claimed))

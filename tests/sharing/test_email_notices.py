@@ -108,6 +108,27 @@ def test_a_batch_of_notices_goes_over_one_smtp_connection(
     assert first.peer == second.peer
 
 
+def test_a_full_batch_starts_the_next_one_before_it_sends(
+    chain, smtp, trust_group, publisher, alpine_admin, alice, monkeypatch
+):
+    from sharing import tasks
+
+    wants_email(alpine_admin)
+    wants_email(alice)
+    run_pipeline(publish(publisher, tlp="green"))
+    monkeypatch.setattr(tasks, "EMAIL_BATCH", 1)
+    mails_when_fired = []
+    monkeypatch.setattr(
+        tasks, "fire_once", lambda task: mails_when_fired.append(len(smtp.messages))
+    )
+
+    tasks.send_email_notices()  # claims one of the two, fires the next batch, then sends
+    assert mails_when_fired == [0] and len(smtp.messages) == 1
+    tasks.send_email_notices()
+    tasks.send_email_notices()  # nothing left: an empty claim fires nothing
+    assert mails_when_fired == [0, 1] and len(smtp.messages) == 2
+
+
 # --- Notices -------------------------------------------------------------------------------
 
 
