@@ -74,24 +74,44 @@ def may_summarise(tlp: str) -> bool:
     return Tlp.rank(tlp) <= Tlp.rank(SUMMARY_TLP_LIMIT)
 
 
-def items_for(user: User, publications: list[Publication]) -> list[Item]:
-    """The email view of each publication for `user`, linking to their organisation's inbox
-    entry. Contents are read only for publications at TLP:GREEN or below."""
-    site = settings.SITE_URL.rstrip("/")
-    deliveries = dict(
-        Delivery.objects.filter(
-            organisation_id=user.organisation_id, publication__in=publications
-        ).values_list("publication_id", "id")
-    )
-    summarised = [p.id for p in publications if may_summarise(p.tlp)]
+@dataclass(frozen=True)
+class Facts:
+    """What rendering needs beyond the publications: each organisation's inbox entry of each
+    publication, and the object types of those at TLP:GREEN or below. Read once per batch of
+    notices (two queries), not once per notice."""
+
+    deliveries: dict[tuple[int, int], int]
+    types: dict[int, Counter]
+
+
+def facts_of(*, organisation_ids: set[int], publications: list[Publication]) -> Facts:
+    deliveries = {
+        (organisation_id, publication_id): delivery_id
+        for organisation_id, publication_id, delivery_id in Delivery.objects.filter(
+            organisation_id__in=organisation_ids, publication__in=publications
+        ).values_list("organisation_id", "publication_id", "id")
+    }
+    summarised = {p.id for p in publications if may_summarise(p.tlp)}
     types: dict[int, Counter] = defaultdict(Counter)
     for publication_id, stix_type in PublishedObject.objects.filter(
         publication_id__in=summarised
     ).values_list("publication_id", "stix_type"):
         types[publication_id][stix_type] += 1
+    return Facts(deliveries=deliveries, types=types)
+
+
+def items_for(
+    user: User, publications: list[Publication], *, facts: Facts | None = None
+) -> list[Item]:
+    """The email view of each publication for `user`, linking to their organisation's inbox
+    entry. Contents are read only for publications at TLP:GREEN or below. `facts` as read for
+    a whole batch (facts_of), or read here for this user alone."""
+    site = settings.SITE_URL.rstrip("/")
+    if facts is None:
+        facts = facts_of(organisation_ids={user.organisation_id}, publications=publications)
     items = []
     for publication in publications:
-        delivery_id = deliveries.get(publication.id)
+        delivery_id = facts.deliveries.get((user.organisation_id, publication.id))
         path = reverse("delivery-detail", args=[delivery_id]) if delivery_id else reverse("inbox")
         item = Item(
             publisher=publication.organisation.name,
@@ -102,7 +122,7 @@ def items_for(user: User, publications: list[Publication]) -> list[Item]:
             trust_groups=[group.name for group in publication.trust_groups.all()],
         )
         if item.summary:
-            counted = types[publication.id]
+            counted = facts.types[publication.id]
             item = Item(
                 **{
                     **item.__dict__,
@@ -115,7 +135,9 @@ def items_for(user: User, publications: list[Publication]) -> list[Item]:
     return items
 
 
-def render(notice: EmailNotice, publications: list[Publication]) -> EmailMultiAlternatives:
+def render(
+    notice: EmailNotice, publications: list[Publication], *, facts: Facts | None = None
+) -> EmailMultiAlternatives:
     """The email of a notice: subject, text and HTML parts from templates/sharing/email/
     (subject and text are plain text, not HTML-escaped; the HTML part is escaped), with the
     RFC 8058 one-click unsubscribe headers."""
@@ -124,7 +146,7 @@ def render(notice: EmailNotice, publications: list[Publication]) -> EmailMultiAl
     unsubscribe_url = site + reverse("unsubscribe", args=[unsubscribe_token(user)])
     context: dict[str, Any] = {
         "user": user,
-        "items": items_for(user, publications),
+        "items": items_for(user, publications, facts=facts),
         "site_url": site,
         "settings_url": site + reverse("notifications"),
         "unsubscribe_url": unsubscribe_url,
@@ -192,6 +214,10 @@ def send_due(
     ):
         publications_of[channel.notice_id].append(channel.publication)
 
+    facts = facts_of(
+        organisation_ids={notice.user.organisation_id for notice in notices},
+        publications=list({p.id: p for batch in publications_of.values() for p in batch}.values()),
+    )
     transport = EmailTransport()
     attempts = []
     try:
@@ -204,7 +230,7 @@ def send_due(
                     raise TransportError("nothing left to send", permanent=True)
                 if not notice.user.is_active:
                     raise TransportError("the member was deactivated", permanent=True)
-                transport.send(render(notice, publications_of[notice.id]))
+                transport.send(render(notice, publications_of[notice.id], facts=facts))
                 record.succeeded = True
             except TransportError as exc:
                 record.error = str(exc)[:2000]

@@ -129,6 +129,25 @@ def test_a_full_batch_starts_the_next_one_before_it_sends(
     assert mails_when_fired == [0, 1] and len(smtp.messages) == 2
 
 
+def test_a_batch_of_notices_costs_the_same_queries_however_many_members(
+    chain, smtp, trust_group, publisher, alpine_admin, alice, bob
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_to_send(users) -> int:
+        for user in users:
+            wants_email(user)
+        run_pipeline(publish(publisher, tlp="green"))
+        with CaptureQueriesContext(connection) as captured:
+            assert len(notifications.send_due()) == len(users)
+        for user in users:
+            subscriptions.save_settings(acting_user=user, channel="none", filters={})
+        return len(captured)
+
+    assert queries_to_send([alpine_admin]) == queries_to_send([alpine_admin, alice, bob])
+
+
 # --- Notices -------------------------------------------------------------------------------
 
 
