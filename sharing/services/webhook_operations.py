@@ -17,7 +17,7 @@ from portal.celery import fire
 from portal.models import User
 from sharing import tasks
 from sharing.models import WebhookEndpoint, WebhookMessage, WebhookMessageState
-from sharing.services import webhooks
+from sharing.services import webhook_messages
 
 ADMINS_ONLY = "Only organisation admins may manage webhooks."
 
@@ -53,13 +53,13 @@ def rotate_secret(
     """
     require_admin(acting_user, endpoint)
     now = now or timezone.now()
-    secret = webhooks.new_secret()
+    secret = webhook_messages.new_secret()
     expires = now + timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
     with transaction.atomic():
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
             previous_encrypted_secret=endpoint.encrypted_secret,
             previous_secret_expires_at=expires,
-            encrypted_secret=webhooks.encrypt(secret),
+            encrypted_secret=webhook_messages.encrypt(secret),
         )
         audit.record(
             action=AuditAction.WEBHOOK_SECRET_ROTATED,
@@ -100,7 +100,7 @@ def send_test_event(*, acting_user: User, endpoint: WebhookEndpoint) -> WebhookM
     _require_active(endpoint)
     with transaction.atomic():
         message = WebhookMessage.objects.create(
-            endpoint=endpoint, event_type=webhooks.TEST_EVENT_TYPE
+            endpoint=endpoint, event_type=webhook_messages.TEST_EVENT_TYPE
         )
         audit.record(
             action=AuditAction.WEBHOOK_TEST_SENT,

@@ -8,58 +8,42 @@ failing without a break for WEBHOOK_DISABLE_AFTER_HOURS is disabled too; either 
 organisation's admins are emailed.
 """
 
-import base64
-import http.client
 import json
 import logging
 import random
-import secrets
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from standardwebhooks import Webhook
 
-from ledger.signing import decrypt_secret, encrypt_secret
 from portal import emails, permissions
 from portal.audit import services as audit
 from portal.audit.models import AuditAction
 from portal.models import Role, User
 from sharing.models import (
-    Publication,
     PublishedObject,
     WebhookAttempt,
     WebhookEndpoint,
     WebhookMessage,
     WebhookMessageState,
 )
-from sharing.services import webhook_http
-from sharing.services.webhook_http import Target
-from sharing.transports.base import TransportError
+from sharing.services.webhook_messages import (
+    check_target_url,
+    encrypt,
+    new_secret,
+    payload_for,
+    test_payload_for,
+)
+from sharing.transports.webhook import DeliveryError, WebhookTransport
 
 logger = logging.getLogger(__name__)
-
-EVENT_TYPE = "publication.delivered"
-TEST_EVENT_TYPE = "webhook.test"
-SECRET_INFO = b"cti-portal:webhook-secret-encryption:v1"
-
-
-class DeliveryError(TransportError):
-    """A POST failed; `permanent` means retrying cannot help."""
-
-    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
-        super().__init__(message)
-        self.permanent = permanent
-        self.status_code = status_code
-
 
 # --- Endpoints ---------------------------------------------------------------------------
 
@@ -112,92 +96,7 @@ def remove_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
         endpoint.delete()
 
 
-def new_secret() -> str:
-    """A fresh signing secret: "whsec_" and 32 random bytes in base64 (Standard Webhooks)."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def encrypt(secret: str) -> str:
-    return encrypt_secret(secret.encode(), secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO)
-
-
-def endpoint_secret(endpoint: WebhookEndpoint) -> str:
-    token = endpoint.encrypted_secret
-    return decrypt_secret(token, secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO).decode()
-
-
-def signing_secrets(endpoint: WebhookEndpoint, *, at: datetime) -> list[str]:
-    """The secrets that sign a message sent at `at`: the current one, and during the overlap
-    after a rotation the previous one too."""
-    current = [endpoint_secret(endpoint)]
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_encrypted_secret and expires is not None and at < expires:
-        previous = decrypt_secret(
-            endpoint.previous_encrypted_secret, secret=settings.ENCRYPTION_SECRET, info=SECRET_INFO
-        ).decode()
-        return current + [previous]
-    return current
-
-
-def signature_header(
-    endpoint: WebhookEndpoint, *, message_id: str, sent_at: datetime, body: str
-) -> str:
-    """The `webhook-signature` value: one "v1,<base64>" per signing secret, space-separated
-    (Standard Webhooks, "Signature scheme": a receiver accepts the message when any one of them
-    verifies, which lets a secret be rotated without dropping messages)."""
-    return " ".join(
-        Webhook(secret).sign(message_id, sent_at, body)
-        for secret in signing_secrets(endpoint, at=sent_at)
-    )
-
-
-def check_target_url(url: str) -> Target:
-    """Resolve a webhook URL once and check it (sharing.services.webhook_http.check_target_url);
-    private targets are refused unless WEBHOOK_ALLOW_PRIVATE_TARGETS allows them. The POST then
-    connects to the returned address, so a DNS answer that changes in between (rebinding)
-    cannot redirect it."""
-    return webhook_http.check_target_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
-
-
 # --- Messages ----------------------------------------------------------------------------
-
-
-def payload_for(publication: Publication, items: list | None = None) -> dict[str, Any]:
-    """The JSON body of a delivery: the STIX objects, each with its receipt."""
-    organisation = publication.organisation
-    if items is None:
-        items = list(publication.items.all())
-    return {
-        "type": EVENT_TYPE,
-        "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
-        "data": {
-            "publication": {
-                "id": publication.id,
-                "title": publication.title,
-                "tlp": publication.tlp,
-                "distribution": publication.distribution,
-                "bundle_id": publication.bundle_id,
-                "created": publication.created_at.isoformat().replace("+00:00", "Z"),
-                "publisher": {
-                    "name": organisation.name,
-                    "identity": organisation.stix_identity_id,
-                },
-            },
-            "items": [{"object": obj.body, "receipt": obj.receipt} for obj in items],
-        },
-    }
-
-
-def test_payload_for(message: WebhookMessage, *, at: datetime) -> dict[str, Any]:
-    """The JSON body of a test event: which endpoint it checks, nothing shared."""
-    return {
-        "type": TEST_EVENT_TYPE,
-        "timestamp": at.isoformat().replace("+00:00", "Z"),
-        "data": {
-            "endpoint": {"id": message.endpoint_id, "url": message.endpoint.url},
-            "organisation": message.endpoint.organisation.name,
-        },
-    }
 
 
 @dataclass(frozen=True)
@@ -269,13 +168,14 @@ def send_messages(*, message_ids: list[int], now: datetime | None = None) -> dic
                 test_payload_for(message, at=now), separators=(",", ":")
             )
 
+    transport = WebhookTransport(bodies)
+
     def attempt(message: WebhookMessage) -> tuple[WebhookAttempt, bool]:
         started = time.monotonic()
         record = WebhookAttempt(message=message, number=message.attempts, started_at=now)
         permanent = False
         try:
-            key = message.publication_id or ("message", message.id)
-            record.status_code = _post(message, bodies.get(key))
+            record.status_code = transport.send(message)
             record.succeeded = True
         except DeliveryError as exc:
             record.status_code = exc.status_code
@@ -410,47 +310,3 @@ def _email_admins(endpoint: WebhookEndpoint, *, template: str, context: dict[str
         context={"endpoint": endpoint, "organisation": endpoint.organisation, **context},
     )
     transaction.on_commit(message.send)
-
-
-def _post(message: WebhookMessage, body: str | None = None) -> int:
-    """POST one message, bounded as webhook_http.post is. Returns the 2xx status; raises
-    DeliveryError otherwise (a 3xx too: redirects are never followed)."""
-    endpoint = message.endpoint
-    try:
-        target = check_target_url(endpoint.url)
-    except ValidationError as exc:
-        raise DeliveryError(" ".join(exc.messages), permanent=True) from None
-    sent_at = datetime.now(tz=UTC)
-    if body is None and message.publication_id is None:
-        body = json.dumps(test_payload_for(message, at=sent_at), separators=(",", ":"))
-    elif body is None:
-        body = json.dumps(payload_for(message.publication), separators=(",", ":"))
-    signature = signature_header(
-        endpoint, message_id=message.message_id, sent_at=sent_at, body=body
-    )
-    headers = {
-        "host": target.host_header,
-        "content-type": "application/json",
-        "user-agent": "cti-portal-webhooks/1",
-        "webhook-id": message.message_id,
-        "webhook-timestamp": str(int(sent_at.timestamp())),
-        "webhook-signature": signature,
-    }
-    try:
-        answer = webhook_http.post(
-            target,
-            body.encode(),
-            headers,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            max_response_bytes=settings.WEBHOOK_MAX_RESPONSE_BYTES,
-        )
-    except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryError(f"request failed: {exc or type(exc).__name__}") from None
-    if 300 <= answer.status < 400:
-        raise DeliveryError(
-            f"endpoint answered HTTP {answer.status}: redirects are not followed",
-            status_code=answer.status,
-        )
-    if not 200 <= answer.status < 300:
-        raise DeliveryError(f"endpoint answered HTTP {answer.status}", status_code=answer.status)
-    return answer.status

@@ -14,7 +14,8 @@ from django.shortcuts import resolve_url
 from django.test import Client
 
 from sharing.models import Delivery, Publication, PublishedObject, WebhookEndpoint
-from sharing.services.webhooks import endpoint_secret, register_endpoint
+from sharing.services.webhook_messages import endpoint_secret
+from sharing.services.webhooks import register_endpoint
 from tests import stix_samples
 from tests.sharing.test_pipeline import publish
 

@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 
 from portal.audit.models import AuditEvent
 from sharing.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
-from sharing.services import webhooks
+from sharing.services import webhook_messages, webhooks
 from sharing.services.webhooks import register_endpoint
 from tests.webhook_receiver import WebhookReceiver
 
@@ -196,7 +196,7 @@ def test_rotating_the_secret_shows_the_new_one_once(endpoint, alice):
     response = client.post(reverse("webhook-rotate-secret", args=[endpoint.id]), follow=True)
     secret = response.context["secret"]
     endpoint.refresh_from_db()
-    assert secret.startswith("whsec_") and webhooks.endpoint_secret(endpoint) == secret
+    assert secret.startswith("whsec_") and webhook_messages.endpoint_secret(endpoint) == secret
     assert secret in response.content.decode()
     assert secret not in client.get(reverse("webhook-detail", args=[endpoint.id])).content.decode()
 
@@ -246,7 +246,7 @@ def test_the_api_rotates_a_secret_and_refuses_bad_requests(endpoint, alice, toke
     rotated = client.post(reverse("api-webhook-rotate-secret", args=[endpoint.id]), headers=headers)
     assert rotated.status_code == 200
     endpoint.refresh_from_db()
-    assert webhooks.endpoint_secret(endpoint) == rotated.json()["secret"]
+    assert webhook_messages.endpoint_secret(endpoint) == rotated.json()["secret"]
     assert rotated.json()["previous_secret_expires_at"]
 
     not_disabled = client.post(reverse("api-webhook-enable", args=[endpoint.id]), headers=headers)

@@ -18,12 +18,9 @@ from standardwebhooks import Webhook
 from sharing import tasks
 from sharing.models import Publication, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from sharing.services import webhooks
-from sharing.services.webhooks import (
-    check_target_url,
-    endpoint_secret,
-    register_endpoint,
-    send_message,
-)
+from sharing.services.webhook_messages import check_target_url, endpoint_secret
+from sharing.services.webhooks import register_endpoint, send_message
+from sharing.transports.webhook import WebhookTransport
 from tests.sharing.test_pipeline import publish, run_pipeline
 from tests.webhook_receiver import WebhookReceiver
 
@@ -206,14 +203,14 @@ def test_a_claimed_message_that_is_not_due_is_not_sent_twice(deliver):
 def test_a_message_being_sent_cannot_be_claimed_by_another_sender(deliver):
     delivered = deliver()
     message = delivered.message
-    post = webhooks._post
+    post = WebhookTransport.post
     concurrent: list[str | None] = []
 
     def post_while_another_sender_tries(claimed: WebhookMessage, *args) -> int:
         concurrent.append(send_message(message_id=claimed.id))
         return post(claimed, *args)
 
-    with mock.patch.object(webhooks, "_post", side_effect=post_while_another_sender_tries):
+    with mock.patch.object(WebhookTransport, "post", side_effect=post_while_another_sender_tries):
         state, _ = send(message)
 
     assert concurrent == [None]
