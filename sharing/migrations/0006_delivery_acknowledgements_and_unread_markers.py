@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0010_organisation_suspension"),
+        ("portal", "0009_organisation_suspension"),
         ("sharing", "0005_taxii_status_deletions_and_keyset_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0013_audit_actions_notifications"),
+        ("portal", "0010_audit_actions_of_keys_webhooks_notifications_suspension"),
         ("sharing", "0008_webhook_retries_disabling_rotation_test_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

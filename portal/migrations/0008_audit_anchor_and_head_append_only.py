@@ -59,7 +59,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0008_audit_action_receipts_reissued"),
+        ("portal", "0007_audit_actions_merged"),
     ]
 
     operations = [migrations.RunPython(install_triggers, drop_triggers)]
