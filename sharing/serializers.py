@@ -62,7 +62,7 @@ class PublishInputSerializer(serializers.Serializer):
 class PublicationSerializer(serializers.ModelSerializer):
     publisher = serializers.CharField(source="organisation.name")
     trust_groups = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
-    object_count = serializers.IntegerField(source="items.count")
+    object_count = serializers.SerializerMethodField()
 
     class Meta:
         model = Publication
@@ -79,6 +79,11 @@ class PublicationSerializer(serializers.ModelSerializer):
             "created_at",
             "delivered_at",
         ]
+
+    def get_object_count(self, publication: Publication) -> int:
+        """Annotated by list queries (`item_count`); counted here for a single publication."""
+        counted = getattr(publication, "item_count", None)
+        return counted if counted is not None else publication.items.count()
 
 
 class ItemSerializer(serializers.ModelSerializer):

@@ -177,6 +177,22 @@ def test_publications_are_listed_only_to_their_organisation(client, publisher, c
     assert detail.status_code == 404
 
 
+def test_the_list_costs_the_same_queries_however_many_publications(
+    client, publisher, token_for, django_assert_num_queries
+):
+    headers = token_for(publisher)
+    post(client, headers, envelope(stix_samples.bundle(stix_samples.indicator())))
+    client.get("/api/publications/", headers=headers)  # the token's first use is a write
+    with django_assert_num_queries(4):  # token, count, page with object counts, trust groups
+        one = client.get("/api/publications/", headers=headers).json()
+    for _ in range(3):
+        post(client, headers, envelope(stix_samples.bundle(stix_samples.indicator())))
+    with django_assert_num_queries(4):
+        four = client.get("/api/publications/", headers=headers).json()
+    assert [p["object_count"] for p in one["results"]] == [1]
+    assert [p["object_count"] for p in four["results"]] == [1, 1, 1, 1]
+
+
 def test_a_read_only_token_cannot_manage_webhooks(client, alice, token_for, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     response = client.post(
