@@ -6,54 +6,17 @@ from django import forms
 from django.db.models import QuerySet
 
 from portal.models import Organisation, TrustGroup
+from sharing import stix
 from sharing.models import TlpLevel
 from sharing.reading import Scope, SearchFilters
 
 # STIX 2.1 object types (sections 4 to 7): domain, relationship, cyber-observable, meta.
 STIX_TYPES = sorted(
     [
-        "attack-pattern",
-        "campaign",
-        "course-of-action",
-        "grouping",
-        "identity",
-        "incident",
-        "indicator",
-        "infrastructure",
-        "intrusion-set",
-        "location",
-        "malware",
-        "malware-analysis",
-        "note",
-        "observed-data",
-        "opinion",
-        "report",
-        "threat-actor",
-        "tool",
-        "vulnerability",
-        "relationship",
-        "sighting",
-        "artifact",
-        "autonomous-system",
-        "directory",
-        "domain-name",
-        "email-addr",
-        "email-message",
-        "file",
-        "ipv4-addr",
-        "ipv6-addr",
-        "mac-addr",
-        "mutex",
-        "network-traffic",
-        "process",
-        "software",
-        "url",
-        "user-account",
-        "windows-registry-key",
-        "x509-certificate",
-        "marking-definition",
-        "language-content",
-        "extension-definition",
+        *stix.DOMAIN_OBJECT_TYPES,
+        *stix.RELATIONSHIP_OBJECT_TYPES,
+        *stix.PATTERN_OBJECT_TYPES,
+        *stix.META_OBJECT_TYPES,
     ]
 )
 

@@ -72,7 +72,32 @@ TLP_MARKING_IDS = {
 # The TLP 2.0 marking-definition id of each level, stamped on every published object.
 TLP2_MARKING_ID = {level: marking_id for marking_id, level in list(TLP_MARKING_IDS.items())[:5]}
 
-# STIX 2.1 section 6: cyber-observable object types a pattern may compare.
+# STIX 2.1 object types by section: domain objects (4), relationship objects (5), meta objects (7).
+DOMAIN_OBJECT_TYPES = (
+    "attack-pattern",
+    "campaign",
+    "course-of-action",
+    "grouping",
+    "identity",
+    "incident",
+    "indicator",
+    "infrastructure",
+    "intrusion-set",
+    "location",
+    "malware",
+    "malware-analysis",
+    "note",
+    "observed-data",
+    "opinion",
+    "report",
+    "threat-actor",
+    "tool",
+    "vulnerability",
+)
+RELATIONSHIP_OBJECT_TYPES = ("relationship", "sighting")
+META_OBJECT_TYPES = ("marking-definition", "language-content", "extension-definition")
+
+# STIX 2.1 section 6: cyber-observable object types (the ones a pattern may compare).
 PATTERN_OBJECT_TYPES = frozenset(
     {
         "artifact",

@@ -23,6 +23,7 @@ from portal.audit import services as audit
 from portal.audit.models import AuditAction
 from portal.models import Organisation, User
 from portal.selectors import trust_groups_of
+from sharing import stix
 from sharing.models import (
     DeliveryFilter,
     NotificationChannel,
@@ -35,29 +36,7 @@ from sharing.services import webhooks
 from sharing.stix import Tlp
 
 # STIX 2.1 domain and relationship object types (sections 4 and 5) a filter may name.
-FILTERABLE_TYPES = [
-    "attack-pattern",
-    "campaign",
-    "course-of-action",
-    "grouping",
-    "identity",
-    "incident",
-    "indicator",
-    "infrastructure",
-    "intrusion-set",
-    "location",
-    "malware",
-    "malware-analysis",
-    "note",
-    "observed-data",
-    "opinion",
-    "report",
-    "threat-actor",
-    "tool",
-    "vulnerability",
-    "relationship",
-    "sighting",
-]
+FILTERABLE_TYPES = [*stix.DOMAIN_OBJECT_TYPES, *stix.RELATIONSHIP_OBJECT_TYPES]
 MAX_LABELS = 20
 MAX_LABEL_LENGTH = 100
 FILTER_FIELDS = ("publisher_ids", "trust_group_ids", "stix_types", "min_tlp", "labels")
