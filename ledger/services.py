@@ -107,7 +107,7 @@ def seal_many(requests: Sequence[SealRequest]) -> list[Entry]:
     entries = []
     for request in requests:
         key = request.signing_key
-        subject = request.subject[:200]
+        subject = request.subject[: signing.SUBJECT_CHARS]
         canonical_bytes = canonical.canonicalize(request.payload)
         client_signed = request.signature is not None or not key.encrypted_private_key
         salt = request.salt if client_signed else canonical.new_salt()

@@ -31,7 +31,6 @@ from ledger import canonical, signing
 
 SIGNATURES_FORMAT = "cti-portal-signatures"
 SIGNATURES_VERSION = 1
-SUBJECT_CHARS = 200  # the portal stores subjects of at most 200 characters
 
 
 class SignError(ValueError):
@@ -41,7 +40,7 @@ class SignError(ValueError):
 def subject_of(obj: dict[str, Any]) -> str:
     """``<id>@<version>``: the version is ``modified``, else ``created``, else empty."""
     version = str(obj.get("modified") or obj.get("created") or "")
-    return f"{obj['id']}@{version}"[:SUBJECT_CHARS]
+    return f"{obj['id']}@{version}"[: signing.SUBJECT_CHARS]
 
 
 def sign_bundle(

@@ -32,6 +32,9 @@ SIGNATURE_TAG = b"cti-portal:signature:v1\x00"
 # the leaf and the subject, not the bare leaf.
 STATEMENT_TAG = b"cti-portal:statement:v2\x00"
 KEY_ID_PREFIX = "ed25519:"
+# A signed statement names its subject ("<STIX id>@<version>") in at most this many characters,
+# the length the portal stores.
+SUBJECT_CHARS = 200
 
 _ENCRYPTION_INFO = b"cti-portal:signing-key-encryption:v1"
 _TOKEN_VERSION = "v1"

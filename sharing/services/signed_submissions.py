@@ -17,13 +17,12 @@ from django.utils import timezone
 from ledger import canonical, signing
 from ledger import keys as ledger_keys
 from ledger.models import Custody, SigningKey
+from ledger.sign import SIGNATURES_FORMAT, SIGNATURES_VERSION, subject_of
 from portal.models import Organisation
 from sharing import stix
 from sharing.services import provenance
 from sharing.stix import BundleError
 
-SIGNATURES_FORMAT = "cti-portal-signatures"
-SIGNATURES_VERSION = 1
 _HEX = re.compile(r"[0-9a-f]*")
 
 
@@ -77,7 +76,7 @@ def check_submission(
         by_subject[entry["subject"]] = entry
     result = []
     for obj in objects:
-        subject = f"{obj['id']}@{stix.object_version(obj)}"[:200]
+        subject = subject_of(obj)  # the rule the client's signer followed
         entry = by_subject.pop(subject, None)
         if entry is None:
             errors.append(f"{subject} has no signature")
