@@ -288,7 +288,7 @@ class WebhookAttemptListView(OrganisationScopedMixin, generics.ListAPIView):
         endpoint = generics.get_object_or_404(
             selectors.webhooks_for(organisation), pk=self.kwargs["pk"]
         )
-        webhook_operations.require_admin(self.request.user, endpoint)
+        webhooks.require_webhook_admin(self.request.user, endpoint)
         return selectors.webhook_attempts(endpoint)
 
 

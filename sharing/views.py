@@ -145,7 +145,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
     form = WebhookForm(request.POST or None, **choices)
     secret = None
     if request.method == "POST":
-        permissions.require(can_manage, "Only organisation admins may manage webhooks.")
+        webhooks.require_webhook_admin(request.user)
         if form.is_valid():
             try:
                 endpoint, secret = subscriptions.register_endpoint(
@@ -253,7 +253,7 @@ def _admin_webhook(request: HttpRequest, endpoint_id: int):
     """The endpoint, for an admin of its organisation: 404 for another organisation's or a
     missing one, 403 for a member who is not an admin."""
     endpoint = selectors.access_webhook(user=request.user, endpoint_id=endpoint_id)
-    webhook_operations.require_admin(request.user, endpoint)
+    webhooks.require_webhook_admin(request.user, endpoint)
     return endpoint
 
 

@@ -304,10 +304,7 @@ def register_endpoint(
     """Register a webhook endpoint (sharing.services.webhooks) with its filters, in one
     transaction. Returns the endpoint and its signing secret (shown once). Raises
     PermissionDenied for non-admins and ValidationError for a bad URL or filter."""
-    permissions.require(
-        permissions.can_administer_organisation(acting_user),
-        "Only organisation admins may manage webhooks.",
-    )
+    webhooks.require_webhook_admin(acting_user)
     cleaned = clean_filters(organisation=acting_user.organisation, filters=filters or {})
     with transaction.atomic():
         endpoint, secret = webhooks.register_endpoint(

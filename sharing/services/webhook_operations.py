@@ -10,26 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from portal import permissions
-from portal.audit import services as audit
 from portal.audit.models import AuditAction
 from portal.celery import fire
 from portal.models import User
 from sharing import tasks
 from sharing.models import WebhookEndpoint, WebhookMessage, WebhookMessageState
-from sharing.services import webhook_messages
-
-ADMINS_ONLY = "Only organisation admins may manage webhooks."
-
-
-def require_admin(acting_user: User, endpoint: WebhookEndpoint) -> None:
-    """Views load the endpoint through selectors.access_webhook (404 for another
-    organisation's); this holds for any other caller too."""
-    permissions.require(
-        permissions.can_administer_organisation(acting_user)
-        and acting_user.organisation_id == endpoint.organisation_id,
-        ADMINS_ONLY,
-    )
+from sharing.services import webhook_messages, webhooks
 
 
 def _require_active(endpoint: WebhookEndpoint) -> None:
@@ -51,7 +37,7 @@ def rotate_secret(
     second rotation within the overlap ends the first one's overlap (only the secret just
     replaced keeps signing).
     """
-    require_admin(acting_user, endpoint)
+    webhooks.require_webhook_admin(acting_user, endpoint)
     now = now or timezone.now()
     secret = webhook_messages.new_secret()
     expires = now + timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
@@ -61,12 +47,11 @@ def rotate_secret(
             previous_secret_expires_at=expires,
             encrypted_secret=webhook_messages.encrypt(secret),
         )
-        audit.record(
-            action=AuditAction.WEBHOOK_SECRET_ROTATED,
+        webhooks.record_endpoint_action(
+            AuditAction.WEBHOOK_SECRET_ROTATED,
             actor=acting_user,
-            organisation=endpoint.organisation,
-            target=f"webhook:{endpoint.pk}",
-            detail={"url": endpoint.url, "old_secret_signs_until": expires.isoformat()},
+            endpoint=endpoint,
+            old_secret_signs_until=expires.isoformat(),
         )
     endpoint.refresh_from_db()
     return secret
@@ -76,19 +61,15 @@ def enable_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
     """Re-enable a disabled endpoint: new deliveries are sent to it again and its failure
     streak starts afresh. Messages given up while it was disabled stay so (redeliver them one
     by one). Raises ValidationError when it is not disabled."""
-    require_admin(acting_user, endpoint)
+    webhooks.require_webhook_admin(acting_user, endpoint)
     with transaction.atomic():
         changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=False).update(
             is_active=True, disabled_at=None, disabled_reason="", failing_since=None
         )
         if not changed:
             raise ValidationError("The endpoint is not disabled.")
-        audit.record(
-            action=AuditAction.WEBHOOK_ENABLED,
-            actor=acting_user,
-            organisation=endpoint.organisation,
-            target=f"webhook:{endpoint.pk}",
-            detail={"url": endpoint.url},
+        webhooks.record_endpoint_action(
+            AuditAction.WEBHOOK_ENABLED, actor=acting_user, endpoint=endpoint
         )
     endpoint.refresh_from_db()
 
@@ -96,18 +77,17 @@ def enable_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
 def send_test_event(*, acting_user: User, endpoint: WebhookEndpoint) -> WebhookMessage:
     """Queue a `webhook.test` event to the endpoint, signed and retried like any message;
     its attempts appear in the delivery log."""
-    require_admin(acting_user, endpoint)
+    webhooks.require_webhook_admin(acting_user, endpoint)
     _require_active(endpoint)
     with transaction.atomic():
         message = WebhookMessage.objects.create(
             endpoint=endpoint, event_type=webhook_messages.TEST_EVENT_TYPE
         )
-        audit.record(
-            action=AuditAction.WEBHOOK_TEST_SENT,
+        webhooks.record_endpoint_action(
+            AuditAction.WEBHOOK_TEST_SENT,
             actor=acting_user,
-            organisation=endpoint.organisation,
-            target=f"webhook:{endpoint.pk}",
-            detail={"url": endpoint.url, "message": message.message_id},
+            endpoint=endpoint,
+            message=message.message_id,
         )
         _send_on_commit(message)
     return message
@@ -119,7 +99,7 @@ def redeliver(*, acting_user: User, message: WebhookMessage) -> WebhookMessage:
     attempt; one below it is retried on the schedule as before. Raises ValidationError when
     the message is still waiting to be sent or its endpoint is disabled."""
     endpoint = message.endpoint
-    require_admin(acting_user, endpoint)
+    webhooks.require_webhook_admin(acting_user, endpoint)
     _require_active(endpoint)
     with transaction.atomic():
         changed = (
@@ -129,12 +109,11 @@ def redeliver(*, acting_user: User, message: WebhookMessage) -> WebhookMessage:
         )
         if not changed:
             raise ValidationError("The message is already waiting to be sent.")
-        audit.record(
-            action=AuditAction.WEBHOOK_REDELIVERED,
+        webhooks.record_endpoint_action(
+            AuditAction.WEBHOOK_REDELIVERED,
             actor=acting_user,
-            organisation=endpoint.organisation,
-            target=f"webhook:{endpoint.pk}",
-            detail={"url": endpoint.url, "message": message.message_id},
+            endpoint=endpoint,
+            message=message.message_id,
         )
         _send_on_commit(message)
     message.refresh_from_db()

@@ -48,6 +48,34 @@ logger = logging.getLogger(__name__)
 # --- Endpoints ---------------------------------------------------------------------------
 
 
+ADMINS_ONLY = "Only organisation admins may manage webhooks."
+
+
+def require_webhook_admin(acting_user: User, endpoint: WebhookEndpoint | None = None) -> None:
+    """Organisation admins manage webhooks, and only their own organisation's endpoints.
+    Views load an endpoint through selectors.access_webhook (404 for another organisation's);
+    this holds for any other caller too."""
+    permissions.require(
+        permissions.can_administer_organisation(acting_user)
+        and (endpoint is None or acting_user.organisation_id == endpoint.organisation_id),
+        ADMINS_ONLY,
+    )
+
+
+def record_endpoint_action(
+    action: AuditAction, *, actor: User | None, endpoint: WebhookEndpoint, **detail: Any
+) -> None:
+    """The audit row of an action on an endpoint: its organisation, `webhook:<id>` as the
+    target, its URL and `detail` (never a secret)."""
+    audit.record(
+        action=action,
+        actor=actor,
+        organisation=endpoint.organisation,
+        target=f"webhook:{endpoint.pk}",
+        detail={"url": endpoint.url, **detail},
+    )
+
+
 def register_endpoint(
     *, acting_user: User, url: str, description: str = ""
 ) -> tuple[WebhookEndpoint, str]:
@@ -56,10 +84,7 @@ def register_endpoint(
     Returns the endpoint and its signing secret, which is shown once and never again.
     Raises PermissionDenied for non-admins and ValidationError for an unacceptable URL.
     """
-    permissions.require(
-        permissions.can_administer_organisation(acting_user),
-        "Only organisation admins may manage webhooks.",
-    )
+    require_webhook_admin(acting_user)
     check_target_url(url)
     secret = new_secret()
     with transaction.atomic():
@@ -70,29 +95,14 @@ def register_endpoint(
             encrypted_secret=encrypt(secret),
             created_by=acting_user,
         )
-        audit.record(
-            action=AuditAction.WEBHOOK_REGISTERED,
-            actor=acting_user,
-            organisation=endpoint.organisation,
-            target=f"webhook:{endpoint.pk}",
-            detail={"url": url},
-        )
+        record_endpoint_action(AuditAction.WEBHOOK_REGISTERED, actor=acting_user, endpoint=endpoint)
     return endpoint, secret
 
 
 def remove_endpoint(*, acting_user: User, endpoint: WebhookEndpoint) -> None:
-    permissions.require(
-        permissions.can_administer_organisation(acting_user),
-        "Only organisation admins may manage webhooks.",
-    )
+    require_webhook_admin(acting_user, endpoint)
     with transaction.atomic():
-        audit.record(
-            action=AuditAction.WEBHOOK_REMOVED,
-            actor=acting_user,
-            organisation=endpoint.organisation,
-            target=f"webhook:{endpoint.pk}",
-            detail={"url": endpoint.url},
-        )
+        record_endpoint_action(AuditAction.WEBHOOK_REMOVED, actor=acting_user, endpoint=endpoint)
         endpoint.delete()
 
 
@@ -282,12 +292,8 @@ def disable_endpoint(
         WebhookMessage.objects.filter(
             endpoint_id=endpoint.pk, state=WebhookMessageState.PENDING
         ).update(state=WebhookMessageState.FAILED)
-        audit.record(
-            action=AuditAction.WEBHOOK_DISABLED,
-            actor=acting_user,
-            organisation=endpoint.organisation,
-            target=f"webhook:{endpoint.pk}",
-            detail={"url": endpoint.url, "reason": reason},
+        record_endpoint_action(
+            AuditAction.WEBHOOK_DISABLED, actor=acting_user, endpoint=endpoint, reason=reason
         )
         endpoint.is_active, endpoint.disabled_at, endpoint.disabled_reason = False, now, reason
         _email_admins(endpoint, template="webhook_disabled", context={"reason": reason})
