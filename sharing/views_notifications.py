@@ -15,8 +15,34 @@ from sharing.services import subscriptions
 from sharing.views import filter_choices
 
 
-def _initial(current) -> dict:
-    return {"channel": current.channel, **NotificationForm.initial_from(current)}
+def _settings_page(
+    request: HttpRequest, *, current, save, saved: str, template: str, context: dict | None = None
+) -> HttpResponse:
+    """GET: `current` settings in a form. POST: `save(acting_user=, channel=, filters=)` them,
+    then back to this page with `saved` as the message; a bad form answers 400."""
+    form = NotificationForm(
+        request.POST or None,
+        initial={"channel": current.channel, **NotificationForm.initial_from(current)},
+        **filter_choices(request.user),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            save(
+                acting_user=request.user,
+                channel=form.cleaned_data["channel"],
+                filters=form.filters(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, saved)
+            return redirect(request.path)
+    return render(
+        request,
+        template,
+        {"form": form, **(context or {})},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @login_required
@@ -24,30 +50,16 @@ def notifications(request: HttpRequest) -> HttpResponse:
     """GET: the settings in force for the member. POST: save them as the member's own."""
     permissions.require(permissions.is_member(request.user), "Only members have notifications.")
     current, own = subscriptions.settings_of(user=request.user)
-    form = NotificationForm(
-        request.POST or None, initial=_initial(current), **filter_choices(request.user)
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            subscriptions.save_settings(
-                acting_user=request.user,
-                channel=form.cleaned_data["channel"],
-                filters=form.filters(),
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, "Notification settings saved.")
-            return redirect("notifications")
-    return render(
+    return _settings_page(
         request,
-        "sharing/notifications.html",
-        {
-            "form": form,
+        current=current,
+        save=subscriptions.save_settings,
+        saved="Notification settings saved.",
+        template="sharing/notifications.html",
+        context={
             "own": own,
             "can_set_defaults": permissions.can_administer_organisation(request.user),
         },
-        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -55,27 +67,12 @@ def notifications(request: HttpRequest) -> HttpResponse:
 def notification_defaults(request: HttpRequest) -> HttpResponse:
     """Organisation admins: the settings of members who have not saved their own."""
     permissions.require_org_admin(request.user)
-    current = subscriptions.defaults_of(organisation=request.user.organisation)
-    form = NotificationForm(
-        request.POST or None, initial=_initial(current), **filter_choices(request.user)
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            subscriptions.save_defaults(
-                acting_user=request.user,
-                channel=form.cleaned_data["channel"],
-                filters=form.filters(),
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, "Defaults saved for members without settings of their own.")
-            return redirect("notification-defaults")
-    return render(
+    return _settings_page(
         request,
-        "sharing/notification_defaults.html",
-        {"form": form},
-        status=400 if request.method == "POST" else 200,
+        current=subscriptions.defaults_of(organisation=request.user.organisation),
+        save=subscriptions.save_defaults,
+        saved="Defaults saved for members without settings of their own.",
+        template="sharing/notification_defaults.html",
     )
 
 
