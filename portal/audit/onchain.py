@@ -36,7 +36,6 @@ from ledger.models import Deployment, Entry
 from ledger.services import DatabaseNodeStore, contract_address
 from portal.audit.models import anchor_payload
 
-PLATFORM_KEY_OWNER = keys.PLATFORM_OWNER
 _SUBJECT = re.compile(r"audit-head@([1-9][0-9]*)")
 
 
@@ -66,16 +65,16 @@ def pins_from_trust_root(path: str) -> AuditPins:
         root = trust_root.parse_trust_root(document)
     except (OSError, ValueError) as exc:
         raise PinsError(f"cannot use the trust root {path}: {exc}") from exc
-    keys = tuple(
-        key.public_key for key in root.keys.values() if key.organisation == PLATFORM_KEY_OWNER
+    platform_keys = tuple(
+        key.public_key for key in root.keys.values() if key.organisation == keys.PLATFORM_OWNER
     )
-    if not keys:
+    if not platform_keys:
         raise PinsError(f"the trust root {path} lists no key of the organisation 'platform'")
     return AuditPins(
         chain_id=root.chain_id,
         contract=root.contract,
         senders=tuple(root.anchor_senders),
-        platform_keys=keys,
+        platform_keys=platform_keys,
         source=f"trust root {path}",
     )
 
@@ -199,7 +198,7 @@ def head_mismatch(view: ChainView, head: AnchoredHead, *, event_hash: str) -> st
     canonical_bytes = canonical.canonicalize(anchor_payload(seq=head.seq, hash=event_hash))
     leaf = canonical.item_leaf(head.salt, canonical_bytes)
     statement = signing.statement_bytes(
-        organisation=PLATFORM_KEY_OWNER,
+        organisation=keys.PLATFORM_OWNER,
         key_id=signing.key_id(head.public_key),
         leaf=leaf,
         subject=head.subject,

@@ -19,14 +19,12 @@ from django.utils.ipv6 import clean_ipv6_address
 from ledger import keys as ledger_keys
 from ledger import services as ledger_services
 from ledger.chain import AnchorChain, ChainError
-from ledger.models import EntryState, SigningKey
+from ledger.models import EntryState
 from portal.audit import onchain
 from portal.audit.hashing import GENESIS_HASH, chain_hash, event_fields
 from portal.audit.models import AuditAction, AuditAnchor, AuditEvent, AuditHead, anchor_payload
 
 logger = logging.getLogger(__name__)
-
-PLATFORM_KEY_OWNER = ledger_keys.PLATFORM_OWNER
 
 
 def record(
@@ -125,11 +123,6 @@ def request_ip(request: HttpRequest | None) -> str | None:
 # --- Anchoring ---------------------------------------------------------------------------
 
 
-def platform_signing_key() -> SigningKey:
-    """The portal's own Ed25519 key, created on first use (ledger.keys)."""
-    return ledger_keys.platform_signing_key()
-
-
 def anchor_head() -> AuditAnchor | None:
     """Seal the chain's last event (seq, hash) as a ledger entry, if it moved since the last
     anchor; the ledger anchors it on-chain with the next checkpoint. Returns the new anchor."""
@@ -146,7 +139,7 @@ def anchor_head() -> AuditAnchor | None:
         entry = ledger_services.seal(
             payload=anchor_payload(seq=last_event.seq, hash=last_event.hash),
             subject=f"audit-head@{last_event.seq}",
-            signing_key=platform_signing_key(),
+            signing_key=ledger_keys.platform_signing_key(),
         )
         anchor = AuditAnchor.objects.create(seq=last_event.seq, hash=last_event.hash, entry=entry)
         transaction.on_commit(ledger_tasks.anchor.delay)

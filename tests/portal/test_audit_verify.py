@@ -29,7 +29,7 @@ def trail(alice, charlie):
 @pytest.fixture(autouse=True)
 def pinned(chain, settings):
     """The platform key pinned in the settings, as an operator does once it exists."""
-    from portal.audit.services import platform_signing_key
+    from ledger.keys import platform_signing_key
 
     settings.AUDIT_PLATFORM_PUBLIC_KEY = bytes(platform_signing_key().public_key).hex()
     return settings.AUDIT_PLATFORM_PUBLIC_KEY
